@@ -1,0 +1,140 @@
+"""Renders evaluation scores as the committed markdown report and a bar chart of AC@1 per family."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from evals.scorer import Aggregate, Calibration, ScenarioScore, aggregate_by_family, calibration_of
+
+ENGINE = "engine"
+
+
+class RunMeta(BaseModel):
+    """Where and how a run happened, printed at the top of the report so numbers can be traced."""
+
+    date: str
+    commit: str
+    size: str = ""
+    engine_mode: str = "inproc"
+    scenarios: int = 0
+    wall_s: float = 0.0
+    workers: int = 1
+    notes: list[str] = Field(default_factory=list)
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.0f}%"
+
+
+def _pct_n(value: float | None, n: int) -> str:
+    return "n/a" if value is None else f"{100 * value:.0f}% ({n})"
+
+
+def _secs(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
+
+
+def system_order(systems: Sequence[str]) -> list[str]:
+    """The engine first, then baselines in a stable order."""
+    return sorted(set(systems), key=lambda s: (s != ENGINE, s))
+
+
+def _row(agg: Aggregate) -> str:
+    if agg.n == 0:
+        return f"| {agg.system} | 0 | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | {agg.errors} |"
+    return (f"| {agg.system} | {agg.n} | {_pct(agg.ac[1])} | {_pct(agg.ac[3])} | {_pct(agg.avg3)} | "
+            f"{_pct_n(agg.segment_acc, agg.n_segment)} | {_pct_n(agg.impact_within_10, agg.n_impact)} | "
+            f"{_pct_n(agg.similar_at_3, agg.n_similar)} | {_secs(agg.latency_p50)} | "
+            f"{_secs(agg.latency_p95)} | {agg.errors} |")
+
+
+TABLE_HEAD = ("| system | n | AC@1 | AC@3 | Avg@3 | segment acc (n) | impact ±10% (n) | similar@3 (n) | "
+              "latency p50 | latency p95 | errors |\n|---|---|---|---|---|---|---|---|---|---|---|")
+
+
+def calibration_markdown(cal: Calibration) -> str:
+    """The reliability table plus Brier score and ECE."""
+    lines = [f"Top-1 `score` vs whether the top-1 root cause was right, over {cal.n} scenarios "
+             f"(null family: the top-1 is never right). Brier {_num(cal.brier)}, ECE {_num(cal.ece)}.", "",
+             "| score bin | n | mean score | observed accuracy |", "|---|---|---|---|"]
+    for b in cal.bins:
+        lines.append(f"| [{b.lo:.1f}, {b.hi:.1f}{']' if b.hi >= 1 else ')'} | {b.count} | "
+                     f"{_num(b.mean_score)} | {_num(b.accuracy)} |")
+    return "\n".join(lines)
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def render_markdown(scores: Sequence[ScenarioScore], meta: RunMeta, *, title: str = "rca evaluation",
+                    chart: str | None = "latest.png") -> str:
+    """The whole report: run facts, overall and per-family tables, calibration and failures."""
+    aggs = aggregate_by_family(scores)
+    systems = system_order([s.system for s in scores])
+    families = sorted({s.family for s in scores})
+    out = [f"# {title}", "",
+           f"- date: {meta.date}", f"- commit: `{meta.commit}`",
+           f"- scenarios: {meta.scenarios} (size {meta.size or 'n/a'}), engine run {meta.engine_mode}, "
+           f"{meta.workers} worker(s), wall time {meta.wall_s:.0f} s"]
+    out += [f"- {note}" for note in meta.notes]
+    out += ["", "AC@k: the truth's root cause among the first k. Null family: right when no root cause "
+            "scores >= 0.5. Segment acc: the first segment equals the truth's. Impact ±10%: affected units "
+            "within 10% of the truth. (n) = scenarios where the metric applies. Baselines do not score "
+            "causes, so they never pass a null scenario; `gcm_only` only runs where a graph exists.", ""]
+    if chart:
+        out += [f"![AC@1 per family]({chart})", ""]
+    out += ["## Overall", "", TABLE_HEAD]
+    out += [_row(aggs[(s, "overall")]) for s in systems if (s, "overall") in aggs]
+    for family in families:
+        out += ["", f"## {family}", "", TABLE_HEAD]
+        out += [_row(aggs[(s, family)]) for s in systems if (s, family) in aggs]
+    engine_scores = [s for s in scores if s.system == ENGINE]
+    if engine_scores:
+        out += ["", "## Calibration (engine)", "", calibration_markdown(calibration_of(engine_scores))]
+    failures = [s for s in scores if s.error]
+    if failures:
+        out += ["", "## Failures", "", "| system | scenario | error |", "|---|---|---|"]
+        for s in failures:
+            err = (s.error or "").replace("|", "\\|").replace("\n", " ")[:200]
+            out.append(f"| {s.system} | {s.scenario} | {err} |")
+    return "\n".join(out) + "\n"
+
+
+def write_chart(scores: Sequence[ScenarioScore], path: Path, *, title: str = "AC@1 per family") -> Path:
+    """Grouped bars of AC@1 per family (and overall), one bar per system; n/a groups are left empty."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    aggs = aggregate_by_family(scores)
+    systems = system_order([s.system for s in scores])
+    groups = [*sorted({s.family for s in scores}), "overall"]
+    width = 0.8 / max(1, len(systems))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(groups) * max(1, len(systems)) * 0.45 + 2), 4.2))
+    for i, system in enumerate(systems):
+        xs, ys = [], []
+        for j, g in enumerate(groups):
+            agg = aggs.get((system, g))
+            if agg is not None and agg.n and agg.ac[1] is not None:
+                xs.append(j + (i - (len(systems) - 1) / 2) * width)
+                ys.append(agg.ac[1])
+        ax.bar(xs, ys, width=width, label=system)
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels(groups, rotation=30, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("AC@1")
+    ax.set_title(title)
+    ax.legend(fontsize=8, ncol=min(4, len(systems)))
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
