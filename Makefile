@@ -1,0 +1,38 @@
+# The two sacred commands: `make run` (set up + serve the demo) and `make test` (set up + pass the tests).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+WORKSPACE ?= .rca/workspace
+
+.PHONY: setup run test lint bench eval demo clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	@test -f $(WORKSPACE)/catalog.yaml || $(BIN)/rca demo $(WORKSPACE)
+
+run: demo
+	RCA_WORKSPACE_DIR=$(WORKSPACE) $(BIN)/uvicorn api.main:app --host 127.0.0.1 --port 8000
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/python -m bench
+
+eval: setup
+	$(BIN)/python -m evals.run
+
+clean:
+	rm -rf $(VENV) .rca evals/scenarios

@@ -1,0 +1,268 @@
+"""Causal effect of a change (deploy, config change, flag flip) on a metric, with DoWhy and refuters.
+
+Design: a panel of (segment x time bucket) cells aggregated in the warehouse. Treatment = the cell is inside
+the change's scope and after its timestamp. Adjustment set = segment fixed effects + time-bucket fixed
+effects (a two-way fixed-effects difference-in-differences) when some segments are outside the scope;
+segment + hour-of-day + day-of-week effects and a trend (interrupted time series) when the change reached
+everything. Concurrent candidate changes are adjusted for as common causes, so of two changes in the same
+hour the one whose scope matches the movement keeps the effect. The fixed effects are partialled out first
+(Frisch-Waugh-Lovell, weighted by cell rows): the DoWhy backdoor linear regression on the residuals gives
+the same coefficient as the full dummy regression, at a fraction of the cost per refuter simulation.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from tools.anomaly import GRAIN_DELTA
+
+log = logging.getLogger(__name__)
+
+
+class ChangeCandidate(BaseModel):
+    """One change event; ``scope`` maps a dimension to the value it reached (None = all values)."""
+
+    source: str
+    id: str
+    at: datetime
+    description: str | None = None
+    scope: dict[str, str | None] = Field(default_factory=dict)
+
+    def covers(self, segment: dict[str, str]) -> bool:
+        """Does the change reach every row of ``segment``?"""
+        return all(self.scope.get(d) in (None, v) for d, v in segment.items())
+
+    def touches(self, segment: dict[str, str]) -> bool:
+        """Does the change reach any row of ``segment`` (scope may be narrower than the segment)?"""
+        return all(v is None or segment.get(d) in (None, v) for d, v in self.scope.items())
+
+    def scope_text(self) -> str:
+        parts = [f"{d}={v}" for d, v in sorted(self.scope.items()) if v is not None]
+        return ", ".join(parts) if parts else "all"
+
+
+class Refutation(BaseModel):
+    name: str
+    passed: bool
+    new_effect: float | None = None
+    p_value: float | None = None
+    detail: str = ""
+
+
+class ChangeEstimate(BaseModel):
+    """The DoWhy estimate of one change, its refutations and what it explains of the anomaly."""
+
+    design: str                      # "did" (two-way FE) or "its" (no untreated segments)
+    method: str
+    effect: float
+    ci: tuple[float, float]
+    p_value: float
+    n_cells: int
+    treated_cells: int
+    exposure: float                  # share of the anomaly window's rows that were treated
+    adjusted_for: list[str] = Field(default_factory=list)
+    refutations: list[Refutation] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+def _segment_keys(panel: pd.DataFrame, dims: list[str]) -> pd.Series:
+    if not dims:
+        return pd.Series(["all"] * len(panel), index=panel.index)
+    return panel[dims].astype(str).agg("|".join, axis=1)
+
+
+def treatment_column(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, grain: str,
+                     at: datetime | None = None) -> np.ndarray:
+    """1.0 where the cell is in the change's scope and its bucket starts after the change (half-bucket rule)."""
+    when = at or change.at
+    half = GRAIN_DELTA[grain] / 2
+    after = (pd.to_datetime(panel["bucket"]) + half > pd.Timestamp(when)).to_numpy()
+    inside = np.ones(len(panel), dtype=bool)
+    for d, v in change.scope.items():
+        if v is None:
+            continue
+        if d in dims:
+            inside &= (panel[d].astype(str) == str(v)).to_numpy()
+    return (after & inside).astype(float)
+
+
+def _partial_out(frame: pd.DataFrame, cols: list[str], groups: list[np.ndarray], weights: np.ndarray,
+                 extra: np.ndarray | None = None, iters: int = 50) -> pd.DataFrame:
+    """Weighted residuals of ``cols`` on several sets of fixed effects (alternating projections)."""
+    out = frame[cols].to_numpy(dtype=float).copy()
+    w = weights
+    codes = [pd.factorize(g)[0] for g in groups]
+    sums_w = [np.bincount(c, weights=w) for c in codes]
+    for _ in range(iters):
+        prev = out.copy()
+        for c, sw in zip(codes, sums_w, strict=True):
+            for j in range(out.shape[1]):
+                means = np.bincount(c, weights=w * out[:, j]) / np.where(sw > 0, sw, 1)
+                out[:, j] -= means[c]
+        if extra is not None:
+            xw = extra * np.sqrt(w)[:, None]
+            beta, *_ = np.linalg.lstsq(xw, out * np.sqrt(w)[:, None], rcond=None)
+            out -= extra @ beta
+        if np.max(np.abs(out - prev)) < 1e-10:
+            break
+    return pd.DataFrame(out, columns=cols, index=frame.index)
+
+
+def _design(panel: pd.DataFrame, dims: list[str], treated: np.ndarray, grain: str
+            ) -> tuple[str, list[np.ndarray], np.ndarray | None]:
+    """Fixed-effect groups: segment + bucket when untreated segments exist (DiD), else segment + season + trend."""
+    seg = _segment_keys(panel, dims).to_numpy()
+    buckets = pd.to_datetime(panel["bucket"])
+    never = pd.Series(treated).groupby(seg).max().to_numpy() == 0
+    if never.any() and len(np.unique(seg)) > 1:
+        return "did", [seg, buckets.to_numpy()], None
+    groups = [seg]
+    if grain in {"minute", "hour"}:
+        groups.append(buckets.dt.hour.to_numpy())
+    span = (buckets.max() - buckets.min()).days
+    if span >= 14 or grain == "day":
+        groups.append(buckets.dt.dayofweek.to_numpy())
+    t = (buckets - buckets.min()).dt.total_seconds().to_numpy() / 86400.0
+    return "its", groups, t[:, None]
+
+
+def prepare(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, others: list[ChangeCandidate],
+            grain: str, at: datetime | None = None) -> tuple[pd.DataFrame, str, list[str], list[str]]:
+    """Residualized frame (y, t, other treatments) ready for DoWhy, the design and the adjusted names."""
+    treated = treatment_column(panel, dims, change, grain, at)
+    frame = pd.DataFrame({"y": panel["value"].to_numpy(dtype=float), "t": treated}, index=panel.index)
+    adjusted: list[str] = []
+    notes: list[str] = []
+    for i, other in enumerate(others):
+        col = treatment_column(panel, dims, other, grain)
+        if col.sum() == 0:
+            continue
+        if np.array_equal(col, treated):
+            notes.append(f"indistinguishable from {other.id} (same scope and bucket)")
+            continue
+        frame[f"o{i}"] = col
+        adjusted.append(other.id)
+    design, groups, extra = _design(panel, dims, treated, grain)
+    w = panel["n"].to_numpy(dtype=float)
+    w = np.clip(w, 0, 10 * np.median(w[w > 0])) if (w > 0).any() else np.ones(len(panel))
+    cols = list(frame.columns)
+    resid = _partial_out(frame, cols, groups, w, extra)
+    scaled = resid.mul(np.sqrt(w), axis=0)
+    keep = [c for c in cols if c in {"y", "t"} or scaled[c].abs().max() > 1e-9]
+    dropped = set(cols) - set(keep)
+    if dropped:
+        adjusted = [a for i, a in enumerate(adjusted) if f"o{i}" not in dropped]
+    return scaled[keep], design, adjusted, notes
+
+
+def _ols(frame: pd.DataFrame) -> tuple[float, float]:
+    """Effect of t and its p-value by plain least squares (used for the cheap placebo-time check)."""
+    import statsmodels.api as sm
+
+    x = frame.drop(columns=["y"])
+    fit = sm.OLS(frame["y"], x).fit()
+    return float(fit.params["t"]), float(fit.pvalues["t"])
+
+
+def _dowhy(frame: pd.DataFrame, *, refute: bool, seed: int, sims: int) -> tuple[float, tuple[float, float],
+                                                                                 float, list[Refutation]]:
+    from dowhy import CausalModel
+
+    common = [c for c in frame.columns if c not in {"y", "t"}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logging.getLogger("dowhy").setLevel(logging.ERROR)
+        model = CausalModel(data=frame, treatment="t", outcome="y", common_causes=common or None)
+        estimand = model.identify_effect(proceed_when_unidentifiable=True)
+        est = model.estimate_effect(estimand, method_name="backdoor.linear_regression",
+                                    confidence_intervals=True, test_significance=True)
+        effect = float(est.value)
+        lo, hi = np.asarray(est.get_confidence_intervals()).ravel()[:2]
+        p = float(np.asarray(est.test_stat_significance()["p_value"]).ravel()[0])
+        refutations: list[Refutation] = []
+        if refute:
+            specs = [("placebo_treatment", "placebo_treatment_refuter", {"placebo_type": "permute"}),
+                     ("random_common_cause", "random_common_cause", {}),
+                     ("data_subset", "data_subset_refuter", {"subset_fraction": 0.8})]
+            for name, method, kw in specs:
+                r = model.refute_estimate(estimand, est, method_name=method, num_simulations=sims,
+                                          random_seed=seed, **kw)
+                new = float(np.asarray(r.new_effect).ravel()[0])
+                rp = r.refutation_result or {}
+                p_ref = float(rp["p_value"]) if "p_value" in rp else None
+                if name == "placebo_treatment":
+                    passed = abs(new) < 0.5 * abs(effect) and (p_ref is None or p_ref <= 0.05)
+                    detail = f"permuted-treatment effect {new:.4g} vs {effect:.4g}"
+                elif name == "random_common_cause":
+                    passed = abs(new - effect) <= 0.1 * abs(effect) + 1e-12
+                    detail = f"effect with a random common cause {new:.4g}"
+                else:
+                    passed = np.sign(new) == np.sign(effect) and abs(new - effect) <= 0.5 * abs(effect)
+                    detail = f"effect on 80% subsets {new:.4g}"
+                refutations.append(Refutation(name=name, passed=bool(passed), new_effect=new, p_value=p_ref,
+                                              detail=detail))
+    return effect, (float(lo), float(hi)), p, refutations
+
+
+def placebo_time(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, others: list[ChangeCandidate],
+                 grain: str, effect: float) -> Refutation:
+    """Move the change earlier, on data from before it: a real cause shows no effect at the fake time."""
+    step = GRAIN_DELTA[grain]
+    buckets = pd.to_datetime(panel["bucket"])
+    pre = panel[(buckets + step / 2 <= pd.Timestamp(change.at)).to_numpy()]
+    n_pre = pre["bucket"].nunique()
+    if n_pre < 8:
+        return Refutation(name="placebo_time", passed=True, detail="not run: fewer than 8 buckets before the change")
+    shift = max(n_pre // 2, 1) * step
+    fake = change.at - shift
+    frame, _, _, _ = prepare(pre, dims, change, [], grain, at=fake)
+    if frame["t"].abs().sum() == 0:
+        return Refutation(name="placebo_time", passed=True, detail="not run: no treated cells at the placebo time")
+    new, p = _ols(frame)
+    passed = p > 0.05 or abs(new) < 0.33 * abs(effect)
+    return Refutation(name="placebo_time", passed=bool(passed), new_effect=new, p_value=p,
+                      detail=f"same change moved {shift / timedelta(hours=1):g}h earlier: effect {new:.4g}")
+
+
+def exposure(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, grain: str, start: datetime,
+             end: datetime) -> float:
+    """Share of the anomaly window's rows that the change reached."""
+    b = pd.to_datetime(panel["bucket"])
+    inw = ((b >= pd.Timestamp(start)) & (b < pd.Timestamp(end))).to_numpy()
+    if not inw.any():
+        return 0.0
+    t = treatment_column(panel, dims, change, grain)
+    n = panel["n"].to_numpy(dtype=float)
+    total = n[inw].sum()
+    return float((n * t)[inw].sum() / total) if total else 0.0
+
+
+def estimate_change(*, panel: pd.DataFrame, dims: list[str], change: ChangeCandidate,
+                    others: list[ChangeCandidate], grain: str, window: tuple[datetime, datetime],
+                    refute: bool = True, seed: int = 0, sims: int = 10) -> ChangeEstimate:
+    """DoWhy backdoor estimate of the change's effect on the metric in its scope, with refuters."""
+    panel = panel[panel["n"] > 0].reset_index(drop=True)
+    frame, design, adjusted, notes = prepare(panel, dims, change, others, grain)
+    treated = int((treatment_column(panel, dims, change, grain) > 0).sum())
+    if treated == 0:
+        raise ValueError(f"change {change.id} reaches no cell of the analysed data")
+    if frame["t"].abs().max() < 1e-9:
+        raise ValueError(f"change {change.id} is collinear with the fixed effects (no variation left)")
+    effect, ci, p, refutations = _dowhy(frame, refute=refute, seed=seed, sims=sims)
+    if refute:
+        refutations.append(placebo_time(panel, dims, change, others, grain, effect))
+    method = ("dowhy backdoor.linear_regression on FWL residuals; adjusted for segment + time-bucket fixed "
+              "effects (difference-in-differences)" if design == "did" else
+              "dowhy backdoor.linear_regression on FWL residuals; adjusted for segment, hour-of-day, "
+              "day-of-week and trend (interrupted time series: the change reached every segment)")
+    if adjusted:
+        method += f"; concurrent changes as common causes: {', '.join(adjusted)}"
+    return ChangeEstimate(design=design, method=method, effect=effect, ci=ci, p_value=p, n_cells=len(panel),
+                          treated_cells=treated, exposure=exposure(panel, dims, change, grain, *window),
+                          adjusted_for=adjusted, refutations=refutations, notes=notes)

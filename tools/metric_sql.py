@@ -1,0 +1,102 @@
+"""Builds the engine's metric queries as sqlglot expressions (never string-formatted SQL with values in it).
+
+All aggregation happens in the warehouse: Python only ever sees cells (segment x bucket or period),
+never event rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import sqlglot
+from sqlglot import exp
+
+from tools.catalog import MetricDef
+
+GRAIN_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def ts_literal(value: datetime) -> exp.Expression:
+    """A naive-UTC timestamp literal that every dialect understands."""
+    return exp.cast(exp.Literal.string(value.strftime("%Y-%m-%d %H:%M:%S")), exp.DataType.build("timestamp"))
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(name, table=table, quoted=True)
+
+
+def literal(value: object) -> exp.Expression:
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int | float):
+        return exp.Literal.number(value)
+    return exp.Literal.string(str(value))
+
+
+def parse_sql_expr(sql: str, dialect: str) -> exp.Expression:
+    """Parse a catalog SQL fragment (a metric value or condition)."""
+    return sqlglot.parse_one(sql, read=dialect)
+
+
+def equals_filters(filters: Mapping[str, object], table: str | None = None) -> list[exp.Expression]:
+    """``dim = value`` conditions; a None value means the dimension is unrestricted."""
+    return [exp.EQ(this=col(d, table), expression=literal(v)) for d, v in sorted(filters.items()) if v is not None]
+
+
+def time_between(metric: MetricDef, start: datetime | None, end: datetime | None) -> list[exp.Expression]:
+    ts = col(metric.timestamp)
+    conds: list[exp.Expression] = []
+    if start is not None:
+        conds.append(exp.GTE(this=ts.copy(), expression=ts_literal(start)))
+    if end is not None:
+        conds.append(exp.LT(this=ts.copy(), expression=ts_literal(end)))
+    return conds
+
+
+def bucket_expr(metric: MetricDef, grain: str) -> exp.Expression:
+    return exp.TimestampTrunc(this=col(metric.timestamp), unit=exp.Var(this=grain.upper()))
+
+
+def period_expr(metric: MetricDef, periods: Sequence[tuple[str, datetime, datetime]]) -> exp.Expression:
+    """CASE WHEN ts in [start, end) THEN label ... END, first matching period wins."""
+    case = exp.Case()
+    for label, start, end in periods:
+        case = case.when(exp.and_(*time_between(metric, start, end)), exp.Literal.string(label))
+    return case
+
+
+def metric_cells(metric: MetricDef, *, dialect: str, group_by: Sequence[str] = (), grain: str | None = None,
+                 periods: Sequence[tuple[str, datetime, datetime]] | None = None,
+                 start: datetime | None = None, end: datetime | None = None,
+                 filters: Mapping[str, object] | None = None,
+                 where: Sequence[exp.Expression] = ()) -> exp.Select:
+    """SELECT [bucket] [period] dims..., <metric value> AS value, count(*) AS n ... GROUP BY the keys.
+
+    ``periods`` also restricts rows to the union of the periods so nothing else is scanned.
+    """
+    keys: list[exp.Expression] = []
+    if grain:
+        keys.append(exp.alias_(bucket_expr(metric, grain), "bucket", quoted=True))
+    if periods:
+        keys.append(exp.alias_(period_expr(metric, periods), "period", quoted=True))
+    keys.extend(exp.alias_(col(d), d, quoted=True) for d in group_by)
+    value = parse_sql_expr(metric.value, dialect)
+    select = exp.select(*keys, exp.alias_(value, "value", quoted=True),
+                        exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True)).from_(
+        exp.to_table(metric.table, quoted=True))
+    conds = list(time_between(metric, start, end)) + equals_filters(filters or {}) + list(where)
+    if periods:
+        conds.append(exp.or_(*[exp.and_(*time_between(metric, s, e)) for _, s, e in periods]))
+    if conds:
+        select = select.where(exp.and_(*conds))
+    if keys:
+        select = select.group_by(*[exp.Literal.number(i + 1) for i in range(len(keys))])
+        select = select.order_by(*[exp.Literal.number(i + 1) for i in range(len(keys))])
+    return select
+
+
+def is_additive(metric: MetricDef, dialect: str) -> bool:
+    """True when the metric is a plain sum/count (it adds up across segments); otherwise treat it as a rate."""
+    tree = parse_sql_expr(metric.value, dialect)
+    return isinstance(tree, exp.Sum | exp.Count)

@@ -1,0 +1,50 @@
+"""One documented score for every candidate cause, whatever its kind.
+
+    score = explained^0.5 x significance x refutation x timing x design x anomaly
+
+* explained: the share of the observed change the candidate accounts for (effect x exposure / change),
+  clipped to [0, 1]; a candidate moving the metric the other way explains nothing.
+* significance: 1 - p (p of the estimate), floored at 0.02.
+* refutation: (passed + 1) / (run + 1): each failed refuter costs a share; none run = neutral-ish.
+* timing: 1 when the cause lands at or before the onset (within ``max_lag`` buckets), decaying for
+  causes far before it, and 0.05 for one that lands after the onset (it cannot have started it).
+* design: 1.0 for randomized and difference-in-differences evidence, 0.75 for an interrupted time series
+  (no untreated comparison), graph attributions and segments are scored by their own evidence.
+* anomaly: 1.0 when the detector found a real change, 0.35 when the "anomaly" is indistinguishable from
+  noise (a null incident: nothing may look confident).
+Scores are probabilities of being the root cause only after calibration on the eval suite; the reliability
+table in evals/results/latest.md shows how close they are.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+
+
+class Features(BaseModel):
+    explained: float = 0.0
+    p_value: float | None = None
+    refutations_passed: int = 0
+    refutations_run: int = 0
+    timing: float = 1.0
+    design: float = 1.0
+    anomaly: float = 1.0
+
+    def score(self) -> float:
+        explained = min(max(self.explained, 0.0), 1.0)
+        significance = 1.0 if self.p_value is None else max(1.0 - self.p_value, 0.02)
+        refutation = (self.refutations_passed + 1) / (self.refutations_run + 1)
+        return float(explained ** 0.5 * significance * refutation * self.timing * self.design * self.anomaly)
+
+
+def timing_fit(cause_at: datetime, onset: datetime, step: timedelta, *, max_lag_buckets: int = 3) -> tuple[float, str]:
+    """How well a cause's time fits the onset, and a sentence saying why."""
+    lag = (onset - cause_at) / step      # > 0: cause before the onset
+    if lag < -1.0:
+        return 0.05, f"lands {abs(lag):.0f} buckets after the onset: it cannot have started the anomaly"
+    if lag <= max_lag_buckets:
+        return 1.0, "lands at the onset" if lag < 1 else f"lands {lag:.0f} bucket(s) before the onset"
+    decay = max(0.3, 1.0 - (lag - max_lag_buckets) / 48.0)
+    return decay, f"lands {lag:.0f} buckets before the onset (an effect would have shown sooner)"

@@ -1,0 +1,38 @@
+"""All runtime settings in one place, read from the environment (prefix ``RCA_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; the defaults run the embedded demo with no configuration at all."""
+
+    model_config = SettingsConfigDict(env_prefix="RCA_", env_file=".env", extra="ignore")
+
+    workspace_dir: Path = Field(Path(".rca/workspace"), description="Scenario/workspace folder served by the API.")
+    warehouse_url: str | None = Field(None, description="SQLAlchemy URL; unset = embedded DuckDB over data/.")
+    warehouse_dialect: str | None = Field(None, description="sqlglot dialect override for warehouse_url.")
+    app_db_url: str = Field("sqlite:///.rca/rca.db", description="The service's own state (SQLite or Postgres).")
+    chroma_path: Path = Field(Path(".rca/memory"), description="Embedded Chroma folder for incident memory.")
+    chroma_url: str | None = Field(None, description="Chroma server URL; overrides chroma_path when set.")
+    embedding: str = Field("auto", description="Incident-memory embedding: auto | dense | lexical | openai.")
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint (OpenAI, Azure, vLLM, Ollama).")
+    llm_model: str = Field("gpt-4o-mini", description="Chat model name at llm_base_url.")
+    llm_api_key: SecretStr | None = Field(None, description="No key = the deterministic offline analyst.")
+    query_timeout_s: float = Field(30.0, gt=0, description="Wall-clock cap on one warehouse query.")
+    max_rows: int = Field(10_000, gt=0, description="Row cap forced on every guarded query.")
+    max_agent_steps: int = Field(12, gt=0, description="Tool-call cap before the agent must answer.")
+    lookback_hours: int = Field(72, gt=0, description="How far before the anomaly to look for candidate changes.")
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Cached process-wide settings (tests build their own ``Settings`` instead)."""
+    return Settings()
