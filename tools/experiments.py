@@ -76,7 +76,7 @@ def started_query(*, source: ExperimentSource, experiment_ids: list[str]) -> exp
             .from_(exp.to_table(source.table, quoted=True))
             .where(exp.In(this=col(source.id), expressions=[literal(i) for i in experiment_ids]) if experiment_ids
                    else exp.true())
-            .group_by(exp.Literal.number(1)))
+            .group_by(col(source.id)))
 
 
 def estimate_experiment(*, experiment_id: str, control: str, arms: list[ArmStats], direction: float,

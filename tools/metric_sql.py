@@ -91,8 +91,11 @@ def metric_cells(metric: MetricDef, *, dialect: str, group_by: Sequence[str] = (
     if conds:
         select = select.where(exp.and_(*conds))
     if keys:
-        select = select.group_by(*[exp.Literal.number(i + 1) for i in range(len(keys))])
-        select = select.order_by(*[exp.Literal.number(i + 1) for i in range(len(keys))])
+        # Group by the expressions themselves (not positions): every dialect and the guard's qualifier agree.
+        exprs = [k.this.copy() for k in keys]
+        select = select.group_by(*exprs)
+        if grain:
+            select = select.order_by(exp.column("bucket", quoted=True))
     return select
 
 

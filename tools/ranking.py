@@ -7,7 +7,8 @@
 * significance: 1 - p (p of the estimate), floored at 0.02.
 * refutation: (passed + 1) / (run + 1): each failed refuter costs a share; none run = neutral-ish.
 * timing: 1 when the cause lands at or before the onset (within ``max_lag`` buckets), decaying for
-  causes far before it, and 0.05 for one that lands after the onset (it cannot have started it).
+  causes far before it, 0.6 within two buckets after the detected onset (onsets are uncertain), and 0.05 for one
+  that lands later (it cannot have started the anomaly).
 * design: 1.0 for randomized and difference-in-differences evidence, 0.75 for an interrupted time series
   (no untreated comparison), graph attributions and segments are scored by their own evidence.
 * anomaly: 1.0 when the detector found a real change, 0.35 when the "anomaly" is indistinguishable from
@@ -42,8 +43,10 @@ class Features(BaseModel):
 def timing_fit(cause_at: datetime, onset: datetime, step: timedelta, *, max_lag_buckets: int = 3) -> tuple[float, str]:
     """How well a cause's time fits the onset, and a sentence saying why."""
     lag = (onset - cause_at) / step      # > 0: cause before the onset
-    if lag < -1.0:
+    if lag < -2.0:
         return 0.05, f"lands {abs(lag):.0f} buckets after the onset: it cannot have started the anomaly"
+    if lag < 0:
+        return 0.6, f"lands {abs(lag):.1f} bucket(s) after the detected onset (within its uncertainty)"
     if lag <= max_lag_buckets:
         return 1.0, "lands at the onset" if lag < 1 else f"lands {lag:.0f} bucket(s) before the onset"
     decay = max(0.3, 1.0 - (lag - max_lag_buckets) / 48.0)

@@ -1,0 +1,627 @@
+"""The investigation: one straight path from an incident to a report, each step leaving evidence.
+
+This is the offline analyst's fixed plan; the LLM agent (next round) calls the same steps as tools.
+Steps do not know who called them; progress goes through a callback, never to stdout.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+from sqlglot import exp
+
+from agent.incident import Incident, InputError, load_incident
+from agent.narrative import render_narrative
+from agent.report import (
+    AnomalyOut,
+    EvidenceLog,
+    ImpactOut,
+    Report,
+    RootCauseOut,
+    SegmentOut,
+    SimilarOut,
+)
+from tools.anomaly import GRAIN_DELTA, AnomalyWindow, find_anomaly
+from tools.catalog import Catalog, MetricDef
+from tools.causal import ChangeCandidate, ChangeEstimate, estimate_change
+from tools.experiments import ArmStats, ExperimentEstimate, arm_query, estimate_experiment, started_query
+from tools.impact import impact_query
+from tools.metric_sql import col, is_additive, metric_cells, ts_literal
+from tools.ranking import Features, timing_fit
+from tools.segments import SegmentScore, dimension_sets, rank_segments, score_segments
+from tools.settings import Settings
+from tools.workspace import Workspace
+
+Progress = Callable[[str], None]
+REFUTE_TOP = 3            # full DoWhy refutation for the strongest candidates only (cost control)
+BASELINE_SPAN = timedelta(hours=72)
+PANEL_SPAN = timedelta(days=7)
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+@dataclass
+class Candidate:
+    """A scored candidate cause before it becomes a report row."""
+
+    kind: str
+    id: str
+    title: str
+    features: Features
+    effect: float | None = None
+    ci: tuple[float, float] | None = None
+    p_value: float | None = None
+    refutations: dict[str, bool] = field(default_factory=dict)
+    timing: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    reach: dict[str, object] | None = None
+    experiment: tuple[object, str, str] | None = None
+    fixed_score: float | None = None
+
+    @property
+    def score(self) -> float:
+        return self.fixed_score if self.fixed_score is not None else self.features.score()
+
+
+@dataclass
+class Context:
+    """What the steps share: the workspace, the incident, the metric and the evidence log."""
+
+    ws: Workspace
+    incident: Incident
+    metric: MetricDef
+    evidence: EvidenceLog
+    progress: Progress
+    limitations: list[str] = field(default_factory=list)
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.ws.catalog
+
+    @property
+    def grain(self) -> str:
+        return self.ws.catalog.grain
+
+    @property
+    def dialect(self) -> str:
+        return self.ws.catalog.dialect
+
+    def sql(self, query, title: str, *, max_rows: int = 200_000) -> pd.DataFrame:  # noqa: ANN001
+        """Guard + run + record as evidence; returns the cells as a frame."""
+        result = self.ws.query(query, max_rows=max_rows)
+        eid = self.evidence.add("sql", title, sql=result.sql, rows=len(result.rows),
+                                elapsed_ms=round(result.elapsed_ms, 1), truncated=result.truncated)
+        frame = result.to_frame()
+        frame.attrs["evidence"] = eid
+        if result.truncated:
+            self.limitations.append(f"{title}: result truncated at {max_rows} rows")
+        return frame
+
+
+# --------------------------------------------------------------------------------------------- steps
+
+
+def resolve_metric(catalog: Catalog, incident: Incident) -> MetricDef:
+    """The incident's metric, or a clear refusal: the offline analyst does not guess from free text."""
+    if incident.metric:
+        if incident.metric not in catalog.metrics:
+            raise InputError(f"incident.json: metric: unknown metric {incident.metric!r}; the catalog defines "
+                             f"{', '.join(sorted(catalog.metrics))}")
+        return catalog.metrics[incident.metric]
+    text = f"{incident.title} {incident.description}".lower()
+    hits = [m for m in catalog.metrics.values()
+            if all(tok in text for tok in m.name.lower().split("_") if len(tok) > 2)]
+    if len(hits) == 1:
+        return hits[0]
+    raise InputError("incident.json: metric: missing, and the offline analyst will not pick one from the text; "
+                     f"set it to one of {', '.join(sorted(catalog.metrics))}")
+
+
+def check_filters(metric: MetricDef, incident: Incident) -> None:
+    unknown = [k for k in incident.filters if k not in metric.dimensions]
+    if unknown:
+        raise InputError(f"incident.json: filters: {', '.join(unknown)} not a dimension of {metric.name} "
+                         f"(dimensions: {', '.join(metric.dimensions) or 'none'})")
+
+
+def step_anomaly(ctx: Context) -> tuple[AnomalyWindow, pd.DataFrame, str]:
+    """The metric's series at the catalog grain, then the anomalous window and its onset."""
+    inc, m = ctx.incident, ctx.metric
+    step = GRAIN_DELTA[ctx.grain]
+    end = inc.window.end if inc.window else inc.detected_at + step
+    end = max(end, inc.detected_at + step)
+    start = (inc.window.start if inc.window else inc.detected_at) - timedelta(days=14)
+    query = metric_cells(m, dialect=ctx.dialect, grain=ctx.grain, start=start, end=end, filters=inc.filters)
+    series = ctx.sql(query, f"{m.name} per {ctx.grain}")
+    if series.empty or series["n"].sum() == 0:
+        raise InputError(f"metric {m.name} has no data between {start.isoformat()} and {end.isoformat()}")
+    series["value"] = pd.to_numeric(series["value"], errors="coerce")
+    if inc.window is not None:
+        b = pd.to_datetime(series["bucket"])
+        inside = series[(b >= pd.Timestamp(inc.window.start)) & (b < pd.Timestamp(inc.window.end))]
+        if inside.empty or inside["n"].sum() == 0:
+            raise InputError(f"metric {m.name} has no data in the incident window "
+                             f"{inc.window.start.isoformat()} .. {inc.window.end.isoformat()}")
+    window = (inc.window.start, inc.window.end) if inc.window else None
+    anomaly = find_anomaly(series, grain=ctx.grain, higher_is_worse=m.higher_is_worse,
+                           detected_at=inc.detected_at, window=window,
+                           rate=not is_additive(m, ctx.dialect))
+    if not anomaly.found:
+        ctx.limitations.append("the metric's movement is within its normal noise: no candidate can be confident")
+    return anomaly, series, series.attrs["evidence"]
+
+
+@dataclass
+class Levels:
+    baseline: float
+    observed: float
+    baseline_period: tuple[datetime, datetime]
+    analysis_period: tuple[datetime, datetime]
+    additive: bool
+    evidence: str
+    delta: float
+
+
+def step_levels(ctx: Context, anomaly: AnomalyWindow) -> Levels:
+    """Metric over the baseline and the anomaly window, computed exactly in the warehouse."""
+    m = ctx.metric
+    onset = min(anomaly.onset, anomaly.start)
+    series = anomaly.series
+    first = pd.Timestamp(series["bucket"].iloc[0]).to_pydatetime()
+    b_start = max(first, onset - BASELINE_SPAN)
+    if b_start >= onset:
+        raise InputError(f"metric {m.name} has no data before the anomaly onset {onset.isoformat()}: no baseline")
+    periods = [("anomaly", anomaly.start, anomaly.end), ("baseline", b_start, onset),
+               ("analysis", onset, anomaly.end)]
+    frame = ctx.sql(metric_cells(m, dialect=ctx.dialect, periods=periods, filters=ctx.incident.filters),
+                    f"{m.name}: baseline vs anomaly window")
+    vals = {r["period"]: float(r["value"]) if r["value"] is not None else None for _, r in frame.iterrows()}
+    if vals.get("anomaly") is None or vals.get("baseline") is None:
+        raise InputError(f"metric {m.name} has no rows in the baseline or the anomaly window")
+    additive = is_additive(m, ctx.dialect)
+    base, obs = vals["baseline"], vals["anomaly"]
+    if additive:
+        hours_b = (onset - b_start) / GRAIN_DELTA[ctx.grain]
+        hours_a = (anomaly.end - anomaly.start) / GRAIN_DELTA[ctx.grain]
+        base, obs = base / max(hours_b, 1), obs / max(hours_a, 1)
+    return Levels(baseline=base, observed=obs, baseline_period=(b_start, onset), analysis_period=(onset, anomaly.end),
+                  additive=additive, evidence=frame.attrs["evidence"], delta=obs - base)
+
+
+def step_segments(ctx: Context, levels: Levels) -> tuple[list[SegmentScore], str | None]:
+    """Single dimensions and pairs, scored by excess explanatory power and surprise."""
+    m = ctx.metric
+    dims = [d for d in m.dimensions if d not in ctx.incident.filters]
+    if not dims:
+        return [], None
+    periods = [("baseline", *levels.baseline_period), ("anomaly", *levels.analysis_period)]
+    frame = ctx.sql(metric_cells(m, dialect=ctx.dialect, periods=periods, group_by=dims,
+                                 filters=ctx.incident.filters), f"{m.name} by {', '.join(dims)}: baseline vs anomaly")
+    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    # Overall levels over the same periods (the analysis period starts at the onset).
+    tot = frame.assign(vn=frame["value"] * frame["n"]).groupby("period")[["vn", "n", "value"]].sum()
+    len_b = (levels.baseline_period[1] - levels.baseline_period[0]) / GRAIN_DELTA[ctx.grain]
+    len_a = (levels.analysis_period[1] - levels.analysis_period[0]) / GRAIN_DELTA[ctx.grain]
+    if levels.additive:
+        base, obs = float(tot.loc["baseline", "value"]), float(tot.loc["anomaly", "value"])
+    else:
+        base = float(tot.loc["baseline", "vn"] / tot.loc["baseline", "n"]) if "baseline" in tot.index else 0.0
+        obs = float(tot.loc["anomaly", "vn"] / tot.loc["anomaly", "n"]) if "anomaly" in tot.index else 0.0
+    scored: list[SegmentScore] = []
+    for ds in dimension_sets(dims, pairs=len(dims) > 1):
+        cells = frame.groupby(["period", *ds], dropna=False).apply(
+            lambda g: pd.Series({"value": (g["value"] * g["n"]).sum() / g["n"].sum() if not levels.additive
+                                 else g["value"].sum(), "n": g["n"].sum()}), include_groups=False).reset_index()
+        scored.extend(score_segments(cells, tuple(ds), baseline=base, observed=obs, additive=levels.additive,
+                                     len_baseline=len_b, len_anomaly=len_a))
+    ranked = rank_segments(scored)
+    eid = ctx.evidence.add(
+        "segments", "Segments that explain the change",
+        method="Adtributor-style explanatory power and surprise over single dimensions and pairs; ranked by "
+               "share_of_change - population_share",
+        sql_evidence=frame.attrs["evidence"], baseline_period=[p.isoformat() for p in levels.baseline_period],
+        anomaly_period=[p.isoformat() for p in levels.analysis_period],
+        segments=[s.model_dump() for s in ranked[:5]])
+    return ranked, eid
+
+
+def _scope_value(v: object) -> str | None:
+    if v is None or (isinstance(v, float) and pd.isna(v)):
+        return None
+    text = str(v).strip()
+    return None if text in {"", "*"} else text
+
+
+def step_change_candidates(ctx: Context, anomaly: AnomalyWindow) -> list[tuple[str, ChangeCandidate]]:
+    """Every change from every source that landed in the lookback before the onset and before the window end."""
+    out: list[tuple[str, ChangeCandidate]] = []
+    onset = min(anomaly.onset, anomaly.start)
+    lookback = timedelta(hours=ctx.ws.settings.lookback_hours)
+    for name, src in ctx.catalog.changes.items():
+        cols = [src.id, src.timestamp] + ([src.description] if src.description else []) + list(src.scope)
+        ts = col(src.timestamp)
+        q = (_select_cols(cols).from_(_table(src.table))
+             .where(exp.and_(exp.GTE(this=ts.copy(), expression=ts_literal(onset - lookback)),
+                             exp.LT(this=ts.copy(), expression=ts_literal(anomaly.end))))
+             .order_by(ts.copy()))
+        frame = ctx.sql(q, f"candidate changes from {name}")
+        for _, r in frame.iterrows():
+            scope = {d: _scope_value(r[d]) for d in src.scope}
+            out.append((name, ChangeCandidate(source=name, id=str(r[src.id]), at=pd.Timestamp(r[src.timestamp])
+                                              .to_pydatetime(), description=str(r[src.description])
+                                              if src.description and r[src.description] is not None else None,
+                                              scope=scope)))
+    return out
+
+
+def _select_cols(cols: list[str]) -> exp.Select:
+    seen: list[str] = []
+    for c in cols:
+        if c not in seen:
+            seen.append(c)
+    return exp.select(*[exp.alias_(col(c), c, quoted=True) for c in seen])
+
+
+def _table(name: str) -> exp.Table:
+    return exp.to_table(name, quoted=True)
+
+
+def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
+                          changes: list[tuple[str, ChangeCandidate]], top_segment: SegmentScore | None
+                          ) -> list[Candidate]:
+    """DoWhy estimate per change on a (segment x bucket) panel, refuters on the strongest ones."""
+    if not changes:
+        return []
+    m = ctx.metric
+    step = GRAIN_DELTA[ctx.grain]
+    onset = levels.analysis_period[0]
+    panels: dict[tuple[str, ...], pd.DataFrame] = {}
+    results: list[tuple[ChangeCandidate, ChangeEstimate | None, str | None, list[str]]] = []
+    all_changes = [c for _, c in changes]
+    for _name, change in changes:
+        dims = tuple(d for d in change.scope if d in m.dimensions and d not in ctx.incident.filters)
+        outside = [f"{d}={v}" for d, v in change.scope.items() if v is not None and d not in m.dimensions]
+        if dims not in panels:
+            first = max(pd.Timestamp(anomaly.series["bucket"].iloc[0]).to_pydatetime(), onset - PANEL_SPAN)
+            q = metric_cells(m, dialect=ctx.dialect, grain=ctx.grain, group_by=list(dims), start=first,
+                             end=anomaly.end, filters=ctx.incident.filters)
+            p = ctx.sql(q, f"{m.name} panel by {', '.join(dims) or 'time'} x {ctx.grain}")
+            p["value"] = pd.to_numeric(p["value"], errors="coerce")
+            panels[dims] = p.dropna(subset=["value"])
+        notes = [f"scope on {', '.join(outside)} is not a dimension of {m.name}: treated as all"] if outside else []
+        results.append((change, None, panels[dims].attrs.get("evidence"), notes))
+    # First pass: effects without refuters; second pass: refute the strongest.
+    estimates: dict[str, ChangeEstimate | str] = {}
+    for change, _, _, _ in results:
+        dims = [d for d in change.scope if d in m.dimensions and d not in ctx.incident.filters]
+        others = [o for o in all_changes if o.id != change.id and abs(o.at - change.at) <= timedelta(hours=24)]
+        try:
+            estimates[change.id] = estimate_change(panel=panels[tuple(dims)], dims=dims, change=change, others=others,
+                                                   grain=ctx.grain, window=levels.analysis_period, refute=False)
+        except ValueError as err:
+            estimates[change.id] = str(err)
+    prelim = []
+    for change, _, _, _ in results:
+        est = estimates[change.id]
+        if isinstance(est, ChangeEstimate):
+            f = _change_features(est, levels, anomaly, change, onset, step)
+            prelim.append((f.score(), change.id))
+    prelim.sort(reverse=True)
+    for _, cid in prelim[:REFUTE_TOP]:
+        change = next(c for c in all_changes if c.id == cid)
+        dims = [d for d in change.scope if d in m.dimensions and d not in ctx.incident.filters]
+        others = [o for o in all_changes if o.id != change.id and abs(o.at - change.at) <= timedelta(hours=24)]
+        ctx.progress(f"refuting {cid}")
+        estimates[cid] = estimate_change(panel=panels[tuple(dims)], dims=dims, change=change, others=others,
+                                         grain=ctx.grain, window=levels.analysis_period, refute=True,
+                                         seed=_seed(cid))
+    out: list[Candidate] = []
+    for change, _, panel_eid, notes in results:
+        est = estimates[change.id]
+        title = change.description or change.id
+        if isinstance(est, str):
+            cand = Candidate(kind="change", id=change.id, title=title, features=Features(explained=0.0),
+                             reasons=[f"not estimable: {est}"] + notes)
+            out.append(cand)
+            continue
+        f = _change_features(est, levels, anomaly, change, onset, step)
+        tfit, ttext = timing_fit(change.at, onset, step)
+        reasons = [f"{ttext} ({change.at.isoformat()} vs onset {onset.isoformat()})"]
+        reasons.append(f"explains {f.explained:.0%} of the observed change (effect {est.effect:.4g} in scope x "
+                       f"{est.exposure:.0%} of the window's rows)")
+        if top_segment is not None and not change.touches(top_segment.dimensions):
+            reasons.append(f"its scope ({change.scope_text()}) does not reach the moving segment "
+                           f"{top_segment.key}")
+        reasons += est.notes + notes
+        eid = ctx.evidence.add(
+            "causal_estimate", f"Effect of {change.id} on {m.name}", method=est.method,
+            change=change.model_dump(mode="json"), effect=est.effect, ci=list(est.ci), p_value=est.p_value,
+            design=est.design, cells=est.n_cells, treated_cells=est.treated_cells, exposure=est.exposure,
+            adjusted_for=est.adjusted_for, refutations=[r.model_dump() for r in est.refutations],
+            explained_share=f.explained, timing_fit=tfit, panel_sql=panel_eid)
+        out.append(Candidate(kind="change", id=change.id, title=title, features=f, effect=est.effect, ci=est.ci,
+                             p_value=est.p_value, refutations={r.name: r.passed for r in est.refutations},
+                             timing=ttext, reasons=reasons, evidence=[eid] + ([panel_eid] if panel_eid else []),
+                             reach={d: v for d, v in change.scope.items() if v is not None and d in m.dimensions}))
+    return out
+
+
+def _seed(text: str) -> int:
+    return sum((i + 1) * ord(ch) for i, ch in enumerate(text)) % (2**31)
+
+
+def _change_features(est: ChangeEstimate, levels: Levels, anomaly: AnomalyWindow, change: ChangeCandidate,
+                     onset: datetime, step: timedelta) -> Features:
+    explained = est.effect * est.exposure / levels.delta if levels.delta else 0.0
+    tfit, _ = timing_fit(change.at, onset, step)
+    return Features(explained=explained, p_value=est.p_value,
+                    refutations_passed=sum(r.passed for r in est.refutations), refutations_run=len(est.refutations),
+                    timing=tfit, design=1.0 if est.design == "did" else 0.75,
+                    anomaly=1.0 if anomaly.found else 0.35)
+
+
+def step_experiments(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> list[Candidate]:
+    """Treatment vs control among assigned units after assignment, for experiments running in the window."""
+    m = ctx.metric
+    out: list[Candidate] = []
+    if not ctx.catalog.experiments:
+        return out
+    if not m.unit:
+        ctx.limitations.append(f"metric {m.name} has no unit: experiments cannot be joined to it")
+        return out
+    step = GRAIN_DELTA[ctx.grain]
+    onset = levels.analysis_period[0]
+    total_rows = float(anomaly.series.loc[(pd.to_datetime(anomaly.series["bucket"]) >= pd.Timestamp(onset)) &
+                                          (pd.to_datetime(anomaly.series["bucket"]) < pd.Timestamp(anomaly.end)),
+                                          "n"].sum())
+    for name, src in ctx.catalog.experiments.items():
+        starts = ctx.sql(started_query(source=src, experiment_ids=[]), f"experiments in {name}")
+        for _, row in starts.iterrows():
+            exp_id = str(row["experiment_id"])
+            started = pd.Timestamp(row["started"]).to_pydatetime()
+            if started >= anomaly.end:
+                continue
+            arms_f = ctx.sql(arm_query(metric=m, source=src, experiment_id=exp_id, dialect=ctx.dialect,
+                                       end=anomaly.end, filters=ctx.incident.filters),
+                             f"{m.name} per arm of {exp_id} after assignment")
+            arms = [ArmStats(arm=str(r["arm"]), units=int(r["units"]), mean=float(r["mean"]),
+                             var=float(r["var"] or 0.0)) for _, r in arms_f.iterrows() if r["mean"] is not None]
+            direction = 1.0 if levels.delta >= 0 else -1.0
+            try:
+                est: ExperimentEstimate = estimate_experiment(experiment_id=exp_id, control=src.control, arms=arms,
+                                                              direction=direction, started=started)
+            except ValueError as err:
+                out.append(Candidate(kind="experiment", id=exp_id, title=f"experiment {exp_id}",
+                                     features=Features(), reasons=[f"not estimable: {err}"]))
+                continue
+            exposure = _experiment_exposure(ctx, src, exp_id, est.control, onset, anomaly.end, total_rows)
+            explained = est.effect * exposure / levels.delta if levels.delta else 0.0
+            tfit, ttext = timing_fit(started, onset, step)
+            f = Features(explained=explained, p_value=est.p_value, timing=tfit, design=1.0,
+                         anomaly=1.0 if anomaly.found else 0.35)
+            eid = ctx.evidence.add("experiment_estimate", f"Effect of experiment {exp_id} on {m.name}",
+                                   method=est.method, experiment_id=exp_id, arm=est.arm, control=est.control,
+                                   effect=est.effect, ci=list(est.ci), p_value=est.p_value,
+                                   arms=[a.model_dump() for a in est.arms], exposure=exposure,
+                                   explained_share=explained, started=started.isoformat(),
+                                   randomized=True, sql=arms_f.attrs["evidence"])
+            out.append(Candidate(
+                kind="experiment", id=exp_id, title=f"experiment {exp_id} (arm {est.arm} vs {est.control})",
+                features=f, effect=est.effect, ci=est.ci, p_value=est.p_value, timing=ttext,
+                reasons=[f"{ttext} (first assignment {started.isoformat()})",
+                         f"randomized: arm {est.arm} differs from control by {est.effect:.4g} per unit; explains "
+                         f"{explained:.0%} of the observed change ({exposure:.0%} of the window's rows are treated)"],
+                evidence=[eid, arms_f.attrs["evidence"]], experiment=(src, exp_id, est.control)))
+    return out
+
+
+def _experiment_exposure(ctx: Context, src, exp_id: str, control: str, start: datetime,  # noqa: ANN001
+                         end: datetime, total_rows: float) -> float:
+    """Share of the window's metric rows that come from treated units after their assignment."""
+    m = ctx.metric
+    q = (exp.select(exp.alias_(exp.Count(this=exp.Star()), "rows", quoted=True))
+         .from_(exp.alias_(_table(m.table), "m"))
+         .join(exp.alias_(_table(src.table), "e"), on=exp.EQ(this=col(m.unit, "m"), expression=col(src.unit, "e")))
+         .where(exp.and_(exp.EQ(this=col(src.id, "e"), expression=exp.Literal.string(exp_id)),
+                         exp.NEQ(this=col(src.arm, "e"), expression=exp.Literal.string(control)),
+                         exp.GTE(this=col(m.timestamp, "m"), expression=col(src.started, "e")),
+                         exp.GTE(this=col(m.timestamp, "m"), expression=ts_literal(start)),
+                         exp.LT(this=col(m.timestamp, "m"), expression=ts_literal(end)),
+                         *[exp.EQ(this=col(d, "m"), expression=exp.Literal.string(str(v)))
+                           for d, v in sorted(ctx.incident.filters.items())])))
+    rows = ctx.sql(q, f"rows of treated units of {exp_id} in the window")
+    n = float(rows["rows"].iloc[0] or 0) if not rows.empty else 0.0
+    return n / total_rows if total_rows else 0.0
+
+
+def step_upstream(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> list[Candidate]:
+    """Attribute the anomaly to upstream metrics of the graph with dowhy.gcm."""
+    ancestors = ctx.catalog.ancestors(ctx.metric.name)
+    if not ancestors:
+        return []
+    from tools.upstream import attribute_upstream
+
+    nodes = [ctx.metric.name, *ancestors]
+    first = pd.Timestamp(anomaly.series["bucket"].iloc[0]).to_pydatetime()
+    frames = []
+    for name in nodes:
+        md = ctx.catalog.metrics[name]
+        filters = {k: v for k, v in ctx.incident.filters.items() if k in md.dimensions}
+        f = ctx.sql(metric_cells(md, dialect=ctx.dialect, grain=ctx.grain, start=first, end=anomaly.end,
+                                 filters=filters), f"{name} per {ctx.grain}")
+        frames.append(f.set_index(pd.to_datetime(f["bucket"]))["value"].astype(float).rename(name))
+    series = pd.concat(frames, axis=1).sort_index()
+    series = series.interpolate(limit_direction="both")
+    mask = (series.index >= pd.Timestamp(levels.analysis_period[0])) & (series.index < pd.Timestamp(anomaly.end))
+    sub = [(u, d) for u, d in ctx.catalog.graph if u in nodes and d in nodes]
+    try:
+        result = attribute_upstream(series=series, graph=sub, target=ctx.metric.name, anomaly=mask)
+    except ValueError as err:
+        ctx.limitations.append(f"upstream attribution not possible: {err}")
+        return []
+    eid = ctx.evidence.add("upstream_attribution", f"Attribution of {ctx.metric.name}'s anomaly to the graph",
+                           method=result.method, scores=[s.model_dump() for s in result.scores], notes=result.notes,
+                           elapsed_ms=round(result.elapsed_ms, 1))
+    out = []
+    for s in result.scores:
+        if s.metric == ctx.metric.name:
+            continue
+        z_fit = min(abs(s.node_z) / 4.0, 1.0) if s.shifted else min(abs(s.node_z) / 8.0, 0.3)
+        f = Features(explained=s.share, p_value=s.p_value, design=z_fit, anomaly=1.0 if anomaly.found else 0.35)
+        out.append(Candidate(kind="upstream", id=s.metric, title=f"upstream metric {s.metric}", features=f,
+                             effect=s.contribution, p_value=s.p_value,
+                             reasons=[f"gcm attributes {s.share:.0%} of the anomaly to {s.metric}; its own series "
+                                      f"moved {s.node_z:+.1f} robust z in the window"],
+                             evidence=[eid]))
+    return out
+
+
+def segment_candidates(ctx: Context, segments: list[SegmentScore], seg_eid: str | None, anomaly: AnomalyWindow,
+                       others: list[Candidate]) -> list[Candidate]:
+    """The top segments as causes of their own: what is left when no change, experiment or node fits."""
+    out = []
+    best_other = max((c.score for c in others), default=0.0)
+    for s in segments[:3]:
+        strength = min(max(s.share_of_change, 0.0), 1.0) * min(max(s.excess, 0.0) / 0.4, 1.0)
+        score = strength * (1.0 - best_other) * (1.0 if anomaly.found else 0.35)
+        reasons = [f"{s.key} explains {s.share_of_change:.0%} of the change with {s.population_share:.0%} of "
+                   f"the rows"]
+        if best_other < 0.3:
+            reasons.append("no change, experiment or upstream metric explains the movement")
+        out.append(Candidate(kind="segment", id=s.key, title=f"segment {s.key}", features=Features(),
+                             fixed_score=score, effect=(s.observed or 0) - (s.baseline or 0),
+                             reasons=reasons, evidence=[seg_eid] if seg_eid else [], reach=dict(s.dimensions)))
+    return out
+
+
+def step_impact(ctx: Context, top: Candidate | None, anomaly: AnomalyWindow) -> ImpactOut:
+    """Distinct units in the window inside the top cause's reach (never the ids)."""
+    m = ctx.metric
+    if not m.unit:
+        return ImpactOut(affected_units=None, reach="metric has no unit: no impact sizing")
+    reach = top.reach if top is not None and top.kind in {"change", "segment"} else None
+    experiment = top.experiment if top is not None and top.kind == "experiment" else None
+    q = impact_query(metric=m, dialect=ctx.dialect, start=anomaly.start, end=anomaly.end, reach=reach,
+                     filters=ctx.incident.filters, experiment=experiment)  # type: ignore[arg-type]
+    frame = ctx.sql(q, "Affected units")
+    n = int(frame["affected_units"].iloc[0] or 0)
+    text = ("treatment arm of " + top.id if experiment else
+            ", ".join(f"{d}={v}" for d, v in sorted((reach or {}).items())) or "all")
+    eid = ctx.evidence.add("impact", "Affected units", sql=frame.attrs["evidence"], affected_units=n, reach=text,
+                           window=[anomaly.start.isoformat(), anomaly.end.isoformat()],
+                           affected_when=m.affected_when)
+    return ImpactOut(affected_units=n, reach=text, evidence=[eid, frame.attrs["evidence"]])
+
+
+def step_similar(ctx: Context, history: Path | None) -> tuple[list[SimilarOut], str | None]:
+    """Past incidents like this one, from the incident memory (a scenario's history.jsonl is ingested first)."""
+    try:
+        from tools.memory import IncidentMemory, MemoryUnavailable
+    except ImportError:
+        ctx.limitations.append("incident memory not available in this build")
+        return [], None
+    settings = ctx.ws.settings
+    try:
+        if history is not None:
+            import tempfile
+
+            tmp = Path(tempfile.mkdtemp(prefix="rca-memory-"))
+            memory = IncidentMemory.open(path=tmp, embedding=settings.embedding)
+            report = memory.ingest_file(history)
+            for err in getattr(report, "errors", [])[:5]:
+                ctx.limitations.append(f"history.jsonl line {err.line}: {err.message} (skipped)")
+        else:
+            memory = IncidentMemory.open(path=settings.chroma_path if not settings.chroma_url else None,
+                                         url=settings.chroma_url, embedding=settings.embedding)
+        text = f"{ctx.incident.title}. {ctx.incident.description}"
+        hits = memory.search(text=text, k=3)
+    except MemoryUnavailable as err:
+        ctx.limitations.append(f"no similar incidents: {err}")
+        return [], None
+    out = [SimilarOut(id=h.id, score=round(h.score, 4), title=h.title, root_cause_kind=h.root_cause_kind,
+                      root_cause_summary=h.root_cause_summary) for h in hits]
+    eid = ctx.evidence.add("retrieval", "Similar past incidents", method="incident memory (Chroma) search",
+                           query=text, results=[o.model_dump() for o in out])
+    return out, eid
+
+
+# --------------------------------------------------------------------------------------------- the plan
+
+
+def investigate(*, workspace: Workspace, incident: Incident, history: Path | None = None,
+                progress: Progress = _noop) -> Report:
+    """Run the fixed offline plan and return the report (spec section 5)."""
+    t0 = time.perf_counter()
+    metric = resolve_metric(workspace.catalog, incident)
+    check_filters(metric, incident)
+    ctx = Context(ws=workspace, incident=incident, metric=metric, evidence=EvidenceLog(), progress=progress)
+    progress(f"series of {metric.name}")
+    anomaly, _series, series_eid = step_anomaly(ctx)
+    levels = step_levels(ctx, anomaly)
+    onset = levels.analysis_period[0]
+    a_eid = ctx.evidence.add(
+        "anomaly", "Anomaly window", method="robust seasonal baseline + CUSUM-style max excess run",
+        start=anomaly.start.isoformat(), end=anomaly.end.isoformat(), onset=onset.isoformat(),
+        window_source=anomaly.source, direction=anomaly.direction, score=round(anomaly.score, 2),
+        peak_z=round(anomaly.peak_z, 2), found=anomaly.found, baseline=levels.baseline, observed=levels.observed,
+        baseline_period=[p.isoformat() for p in levels.baseline_period], series_sql=series_eid,
+        levels_sql=levels.evidence)
+    progress("segments")
+    segments, seg_eid = step_segments(ctx, levels)
+    top_segment = segments[0] if segments else None
+    progress("candidate changes")
+    changes = step_change_candidates(ctx, anomaly)
+    candidates = step_change_estimates(ctx, anomaly, levels, changes, top_segment)
+    progress("experiments")
+    candidates += step_experiments(ctx, anomaly, levels)
+    progress("upstream metrics")
+    candidates += step_upstream(ctx, anomaly, levels)
+    candidates += segment_candidates(ctx, segments, seg_eid, anomaly, candidates)
+    candidates.sort(key=lambda c: (-c.score, c.kind, c.id))
+    rank_eid = ctx.evidence.add("ranking", "Ranking of candidate causes", method="tools.ranking.Features.score",
+                                scores={f"{c.kind}:{c.id}": round(c.score, 4) for c in candidates})
+    progress("impact")
+    top = candidates[0] if candidates and candidates[0].score >= 0.05 else None
+    impact = step_impact(ctx, top, anomaly)
+    progress("similar incidents")
+    similar, sim_eid = step_similar(ctx, history)
+    root_causes = [RootCauseOut(rank=i + 1, kind=c.kind, id=c.id, title=c.title, effect=c.effect,  # type: ignore
+                                ci=list(c.ci) if c.ci else None, p_value=c.p_value, refutations=c.refutations,
+                                score=round(c.score, 4), explained_share=round(c.features.explained, 4)
+                                if c.fixed_score is None else None, timing=c.timing, reasons=c.reasons,
+                                evidence=c.evidence + [rank_eid]) for i, c in enumerate(candidates)]
+    report = Report(
+        incident_id=incident.id, metric=metric.name,
+        anomaly=AnomalyOut(start=anomaly.start.isoformat(), end=anomaly.end.isoformat(), onset=onset.isoformat(),
+                           baseline=levels.baseline, observed=levels.observed, direction=anomaly.direction,
+                           window_source=anomaly.source, evidence=[a_eid]),  # type: ignore[arg-type]
+        root_causes=root_causes,
+        segments=[SegmentOut(dimensions=s.dimensions, share_of_change=round(s.share_of_change, 4),
+                             baseline=s.baseline, observed=s.observed, population_share=round(s.population_share, 4),
+                             surprise=round(s.surprise, 5)) for s in segments[:5]],
+        impact=impact, similar_incidents=similar, evidence=ctx.evidence.items, narrative="",
+        limitations=ctx.limitations)
+    report.narrative = render_narrative(report, segments_evidence=seg_eid, similar_evidence=sim_eid)
+    report.elapsed_ms = round((time.perf_counter() - t0) * 1000, 1)
+    return report
+
+
+def investigate_scenario(path: Path, *, settings: Settings | None = None, progress: Progress = _noop) -> Report:
+    """Open a scenario folder (spec section 1) and investigate its incident; never reads truth.json."""
+    path = Path(path)
+    if not path.is_dir():
+        raise InputError(f"{path}: scenario folder not found")
+    progress("loading workspace")
+    ws = Workspace.open(path, settings=settings)
+    incident = load_incident(path / "incident.json")
+    history = path / "history.jsonl"
+    return investigate(workspace=ws, incident=incident, history=history if history.is_file() else None,
+                       progress=progress)

@@ -1,0 +1,118 @@
+"""The ``rca`` command line: investigate a scenario, check a catalog, run guarded SQL, serve the API.
+
+Bad input prints one line on stderr and exits 2; stdout carries only the requested output.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from api.errors import USER_ERRORS, one_line
+
+app = typer.Typer(help="Root-cause analysis for privacy and trust-and-safety incidents.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+catalog_app = typer.Typer(help="Workspace catalog commands.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+err_console = Console(stderr=True)
+out_console = Console()
+
+try:  # the incident-memory commands live in their own module
+    from api.cli_memory import memory_app
+
+    app.add_typer(memory_app, name="memory")
+except ImportError:  # pragma: no cover - only while the memory module is absent
+    pass
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print a one-line error and return the exit to raise."""
+    err_console.print(f"error: {message}", markup=False, highlight=False)
+    return typer.Exit(code)
+
+
+@app.command()
+def investigate(scenario: Annotated[Path, typer.Argument(help="Scenario folder (spec section 1).")],
+                as_json: Annotated[bool, typer.Option("--json", help="Print the report JSON only.")] = False,
+                quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False) -> None:
+    """Investigate the scenario's incident and print the report."""
+    from agent.investigate import investigate_scenario
+
+    def progress(step: str) -> None:
+        if not quiet:
+            err_console.print(f"[dim]… {step}[/dim]")
+
+    try:
+        report = investigate_scenario(scenario, progress=progress)
+    except USER_ERRORS as err:
+        raise fail(one_line(err)) from None
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+        return
+    from api.views import print_report
+
+    print_report(report, out_console)
+
+
+@catalog_app.command("check")
+def catalog_check(scenario: Annotated[Path, typer.Argument(help="Scenario or workspace folder.")]) -> None:
+    """Validate catalog.yaml and check every table and column against the warehouse."""
+    from tools.workspace import Workspace
+
+    try:
+        ws = Workspace.open(scenario)
+    except USER_ERRORS as err:
+        if hasattr(err, "errors"):
+            for line in err.errors:  # type: ignore[attr-defined]
+                err_console.print(f"error: {err.path}: {line}", markup=False, highlight=False)  # type: ignore
+            raise typer.Exit(2) from None
+        raise fail(one_line(err)) from None
+    c = ws.catalog
+    out_console.print(f"ok: {len(c.metrics)} metrics, {len(c.changes)} change sources, "
+                      f"{len(c.experiments)} experiment sources, {len(c.graph)} graph edges, "
+                      f"{len(ws.warehouse.schema())} tables", markup=False, highlight=False)
+
+
+@app.command()
+def sql(scenario: Annotated[Path, typer.Argument(help="Scenario or workspace folder.")],
+        query: Annotated[str, typer.Argument(help="One read-only SELECT over catalog tables.")],
+        as_json: Annotated[bool, typer.Option("--json", help="Machine output.")] = False) -> None:
+    """Run one query through the SQL guard and print the rows."""
+    from tools.workspace import Workspace
+
+    try:
+        ws = Workspace.open(scenario)
+        result = ws.query(query)
+    except USER_ERRORS as err:
+        raise fail(one_line(err)) from None
+    if as_json:
+        payload = {"sql": result.sql, "columns": result.columns, "rows": result.rows,
+                   "elapsed_ms": round(result.elapsed_ms, 2), "truncated": result.truncated}
+        sys.stdout.write(json.dumps(payload, default=str) + "\n")
+        return
+    table = Table(title=result.sql, title_justify="left")
+    for c in result.columns:
+        table.add_column(c)
+    for row in result.rows:
+        table.add_row(*["" if v is None else str(v) for v in row])
+    out_console.print(table)
+    err_console.print(f"{len(result.rows)} rows in {result.elapsed_ms:.1f} ms"
+                      f"{' (truncated)' if result.truncated else ''}")
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Start the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    uvicorn.run("api.main:app", host=host, port=port)
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    app()
