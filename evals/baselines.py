@@ -10,6 +10,9 @@ that :mod:`evals.scorer` scores like a real report.
   6 hours after the change with the 6 hours before it (direction from ``higher_is_worse``).
 - ``gcm_only``: DoWhy's graphical causal model anomaly attribution over the catalog ``graph`` alone;
   not applicable (``None``) when the target metric has no upstream metrics in the graph.
+
+A baseline returns ``None`` where it cannot apply (no graph, no change source): the scenario is skipped
+for it, not counted wrong.
 """
 
 from __future__ import annotations
@@ -227,10 +230,12 @@ def _scope_segment(scope: Mapping[str, str | None]) -> list[dict[str, Any]]:
 # baselines
 
 
-def last_change(path: Path) -> dict[str, Any]:
-    """Changes at or before the window start (else detection time), latest first."""
+def last_change(path: Path) -> dict[str, Any] | None:
+    """Changes at or before the window start (else detection time), latest first; None without changes."""
     data = ScenarioData(path)
     try:
+        if not data.changes:
+            return None
         start, end = data.window()
         ref = start or end
         rows = [r for r in data.change_rows() if ref is None or r["time"] <= ref]
@@ -243,14 +248,16 @@ def last_change(path: Path) -> dict[str, Any]:
         data.close()
 
 
-def biggest_jump(path: Path, *, hours: int = JUMP_HOURS) -> dict[str, Any]:
+def biggest_jump(path: Path, *, hours: int = JUMP_HOURS) -> dict[str, Any] | None:
     """Changes up to the window end (else detection), ranked by how much the metric worsened in their scope.
 
     The metric is compared over ``hours`` before and after each change, inside the change's scope and the
-    incident's filters; a change with no data on either side ranks last.
+    incident's filters; a change with no data on either side ranks last. None without change sources.
     """
     data = ScenarioData(path)
     try:
+        if not data.changes:
+            return None
         metric = data.metric_name()
         _, end = data.window()
         if metric is None:
@@ -289,18 +296,21 @@ def _anomaly_mask(data: ScenarioData, index: pd.DatetimeIndex) -> pd.Series:
 
 def _gcm_scores(series: pd.DataFrame, edges: list[tuple[str, str]], target: str,
                 anomaly: pd.Series) -> list[tuple[str, float]]:
-    """Upstream metrics ranked by mean DoWhy anomaly attribution; tools.upstream's version when it exists."""
+    """Upstream metrics ranked by DoWhy anomaly attribution: ``tools.upstream`` when present, else plain gcm."""
     try:
-        from tools.upstream import attribute_upstream  # type: ignore[import-not-found]
+        from tools.upstream import attribute_upstream
     except ImportError:
         attribute_upstream = None
     if attribute_upstream is not None:
-        import networkx as nx
+        result = attribute_upstream(series=series, graph=list(edges), target=target, anomaly=anomaly.to_numpy())
+        scored = [(s.metric, float(s.score)) for s in result.scores if s.metric != target]
+        return sorted(scored, key=lambda x: -x[1])  # stable: keeps the tool's tie-break order
+    return _plain_gcm_scores(series, edges, target, anomaly)
 
-        result = attribute_upstream(series=series, graph=nx.DiGraph(edges), target=target, anomaly=anomaly)
-        return [(s.metric, float(getattr(s, "score", 0.0) or 0.0))
-                for s in result.scores if s.metric != target]
 
+def _plain_gcm_scores(series: pd.DataFrame, edges: list[tuple[str, str]], target: str,
+                      anomaly: pd.Series) -> list[tuple[str, float]]:
+    """Mean ``gcm.attribute_anomalies`` per upstream node on a minimal invertible SCM."""
     import networkx as nx
     import numpy as np
     from dowhy import gcm
@@ -310,8 +320,9 @@ def _gcm_scores(series: pd.DataFrame, edges: list[tuple[str, str]], target: str,
     gcm.config.set_default_n_jobs(1)  # joblib's default spawns worker processes: seconds of start-up per call
     set_random_seed(GCM_SEED)
     graph = nx.DiGraph(edges)
-    normal = series[~anomaly.to_numpy()]
-    abnormal = series[anomaly.to_numpy()]
+    complete = series.notna().all(axis=1).to_numpy()
+    normal = series[~anomaly.to_numpy() & complete]
+    abnormal = series[anomaly.to_numpy() & complete]
     if len(normal) < 10 or abnormal.empty:
         return []
     # The minimal invertible SCM of DoWhy's anomaly-attribution example: empirical roots, linear additive
@@ -348,7 +359,7 @@ def gcm_only(path: Path) -> dict[str, Any] | None:
                     frontier.append(p)
         if len(nodes) < 2:
             return None
-        frame = pd.concat([data.series(m) for m in sorted(nodes)], axis=1).dropna()
+        frame = pd.concat([data.series(m) for m in sorted(nodes)], axis=1).sort_index()
         edges = [(u, d) for u, d in data.graph if u in nodes and d in nodes]
         import warnings
 

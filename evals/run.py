@@ -15,8 +15,10 @@ import concurrent.futures as cf
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -32,7 +34,11 @@ from evals.scorer import KeyFn, ScenarioScore, aggregate_by_family, default_key,
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "evals" / "scenarios"
 RESULTS = ROOT / "evals" / "results"
-CLI_TIMEOUT_S = 300.0
+ENGINE_TIMEOUT_S = 300.0
+
+
+class EngineTimeout(Exception):
+    """An in-process investigation ran past its time limit."""
 
 
 class Scenario(BaseModel):
@@ -125,13 +131,31 @@ def _worker_init() -> None:
 
 
 def _error_text(err: BaseException) -> str:
+    """Type, message and where: the deepest project frame (and the library frame when deeper)."""
     tb = traceback.extract_tb(err.__traceback__)
-    where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""
-    return f"{type(err).__name__}: {str(err).strip()[:500]}{where}"
+    ours = [f for f in tb if f.filename.startswith(str(ROOT)) and "site-packages" not in f.filename]
+    where = []
+    if ours:
+        where.append(f"{Path(ours[-1].filename).relative_to(ROOT)}:{ours[-1].lineno}")
+    if tb and (not ours or tb[-1] is not ours[-1]):
+        where.append(f"{Path(tb[-1].filename).name}:{tb[-1].lineno}")
+    return f"{type(err).__name__}: {str(err).strip()[:500]}" + (f" at {' via '.join(where)}" if where else "")
 
 
-def run_engine_inproc(path: str) -> tuple[dict[str, Any] | None, float, str | None]:
-    """In-process ``investigate_scenario``; returns (report JSON, seconds, error)."""
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise EngineTimeout
+
+
+def run_engine_inproc(path: str, timeout_s: float = ENGINE_TIMEOUT_S
+                      ) -> tuple[dict[str, Any] | None, float, str | None]:
+    """In-process ``investigate_scenario``; returns (report JSON, seconds, error).
+
+    The time limit uses SIGALRM, so it only applies in a process's main thread (pool workers and the CLI).
+    """
+    use_alarm = timeout_s > 0 and threading.current_thread() is threading.main_thread()
+    if use_alarm:
+        previous = signal.signal(signal.SIGALRM, _on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, timeout_s)
     start = time.perf_counter()
     try:
         from agent.investigate import investigate_scenario  # type: ignore[import-not-found]
@@ -139,10 +163,14 @@ def run_engine_inproc(path: str) -> tuple[dict[str, Any] | None, float, str | No
         report = investigate_scenario(Path(path))
         data = report.model_dump(mode="json") if hasattr(report, "model_dump") else dict(report)
         return data, time.perf_counter() - start, None
-    except BaseException as err:  # noqa: BLE001 - any failure is a wrong answer, recorded
-        if isinstance(err, KeyboardInterrupt):
-            raise
+    except EngineTimeout:
+        return None, time.perf_counter() - start, f"timed out after {timeout_s:g}s"
+    except Exception as err:  # noqa: BLE001 - any failure is a wrong answer, recorded
         return None, time.perf_counter() - start, _error_text(err)
+    finally:
+        if use_alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
 
 def rca_command() -> list[str]:
@@ -154,7 +182,7 @@ def rca_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "api.cli"]
 
 
-def run_engine_cli(path: str, timeout_s: float = CLI_TIMEOUT_S
+def run_engine_cli(path: str, timeout_s: float = ENGINE_TIMEOUT_S
                    ) -> tuple[dict[str, Any] | None, float, str | None]:
     """``rca investigate DIR --json`` as a subprocess, so latency includes process start."""
     start = time.perf_counter()
@@ -185,9 +213,11 @@ def run_baseline(name: str, path: str) -> tuple[dict[str, Any] | None, float, st
     return report, time.perf_counter() - start, None, report is None
 
 
-def _task(system: str, path: str, engine_mode: str) -> tuple[dict[str, Any] | None, float, str | None, bool]:
+def _task(system: str, path: str, engine_mode: str,
+          timeout_s: float = ENGINE_TIMEOUT_S) -> tuple[dict[str, Any] | None, float, str | None, bool]:
     if system == ENGINE:
-        report, secs, err = run_engine_cli(path) if engine_mode == "cli" else run_engine_inproc(path)
+        run = run_engine_cli if engine_mode == "cli" else run_engine_inproc
+        report, secs, err = run(path, timeout_s)
         return report, secs, err, False
     return run_baseline(system, path)
 
@@ -197,7 +227,8 @@ def _task(system: str, path: str, engine_mode: str) -> tuple[dict[str, Any] | No
 
 
 def run_all(scenarios: Sequence[Scenario], *, systems: Sequence[str], engine_mode: str = "inproc",
-            workers: int = 2, key_for: Callable[[Scenario], KeyFn] | None = None,
+            workers: int = 2, timeout_s: float = ENGINE_TIMEOUT_S,
+            key_for: Callable[[Scenario], KeyFn] | None = None,
             progress: Callable[[str], None] | None = None) -> list[RunRecord]:
     """Every system on every scenario (in a process pool when ``workers`` > 1), each scored on its truth."""
     jobs = [(sc, system) for sc in scenarios for system in systems]
@@ -212,10 +243,10 @@ def run_all(scenarios: Sequence[Scenario], *, systems: Sequence[str], engine_mod
     if workers <= 1:
         _worker_init()
         for sc, system in jobs:
-            note(sc, system, _task(system, str(sc.path), engine_mode))
+            note(sc, system, _task(system, str(sc.path), engine_mode, timeout_s))
     else:
         with cf.ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
-            futures = {pool.submit(_task, system, str(sc.path), engine_mode): (sc, system)
+            futures = {pool.submit(_task, system, str(sc.path), engine_mode, timeout_s): (sc, system)
                        for sc, system in jobs}
             for fut in cf.as_completed(futures):
                 sc, system = futures[fut]
@@ -288,42 +319,29 @@ def write_outputs(records: Sequence[RunRecord], meta: RunMeta, *, out_dir: Path,
 
 
 def petshop_scenarios(out: Path) -> tuple[list[Scenario], Callable[[Scenario], KeyFn]]:
-    """Converted PetShop scenarios and a per-scenario key that compares components, not metric names.
+    """Converted PetShop issues (via ``evals.petshop``) and a key that compares components, not metrics.
 
-    Hook: ``evals.petshop`` (written separately) must provide ``convert_all(out: Path) -> list[Path]``
-    (scenario folders whose truth has ``component``) and ``component_of(scenario: Path) -> dict[str, str]``
-    (metric name -> component). Until it exists, ``--petshop`` stops with a clear message.
+    The truth names the injected component's metric; any metric of that component counts as right, so
+    report ids and the truth id both go through ``evals.petshop.component_of``. Families are
+    ``<traffic scenario>-<paged metric family>`` (e.g. ``low_traffic-latency``).
     """
     from evals.scorer import component_key
 
     try:
-        import evals.petshop as petshop  # type: ignore[import-not-found]
+        import evals.petshop as petshop
     except ImportError as err:
         raise SystemExit(f"--petshop needs evals/petshop.py (the PetShop converter): {err}") from None
-    missing = [f for f in ("convert_all", "component_of") if not hasattr(petshop, f)]
-    if missing:
-        raise SystemExit(f"evals.petshop lacks {', '.join(missing)}; "
-                         "see evals.run.petshop_scenarios for the hook")
-    paths = [Path(p) for p in petshop.convert_all(out)]
-    scenarios = [Scenario(name=p.name, family=_petshop_family(p), path=p) for p in paths]
-    maps: dict[str, dict[str, str]] = {}
-
-    def key_for(sc: Scenario) -> KeyFn:
-        if str(sc.path) not in maps:
-            maps[str(sc.path)] = dict(petshop.component_of(sc.path))
-        return component_key(maps[str(sc.path)])
-
-    return scenarios, key_for
-
-
-def _petshop_family(path: Path) -> str:
-    try:
-        truth = json.loads((path / "truth.json").read_text())
-        if isinstance(truth.get("family"), str):
-            return truth["family"]
-    except (OSError, ValueError):
-        pass
-    return "petshop"
+    scenarios = []
+    for issue in petshop.issue_dirs():
+        traffic, split = issue.parent.parent.name, issue.parent.name
+        folder = out / f"{traffic}-{split}-{issue.name}"
+        if not (folder / "truth.json").is_file():
+            petshop.convert(issue, out=folder)
+        metric = json.loads((folder / "incident.json").read_text()).get("metric", "")
+        kind = next((f for f in petshop.FAMILIES if str(metric).endswith("_" + f)), "unknown")
+        scenarios.append(Scenario(name=folder.name, family=f"{traffic}-{kind}", path=folder))
+    key = component_key(petshop.component_of)
+    return scenarios, lambda _sc: key
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -339,6 +357,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="root holding scenario folders (default: the generated suite)")
     p.add_argument("--engine", choices=["inproc", "cli"], default="inproc")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    p.add_argument("--timeout", type=float, default=ENGINE_TIMEOUT_S, help="seconds per engine run")
     p.add_argument("--no-baselines", action="store_true", help="run the engine only")
     p.add_argument("--baselines", default="last_change,biggest_jump,gcm_only")
     p.add_argument("--no-engine", action="store_true", help="run the baselines only")
@@ -370,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stem, title = "latest", "rca evaluation"
     if args.petshop:
         scenarios, key_for = petshop_scenarios(SCENARIOS / "petshop")
-        stem, title = "petshop", "rca on PetShop (component top-k)"
+        stem, title = "petshop-engine", "rca on PetShop (component top-k)"
     else:
         root = args.scenarios or SCENARIOS / args.size
         if not (root.exists() and any(root.rglob("truth.json"))):
@@ -397,6 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     records = run_all(scenarios, systems=systems, engine_mode=args.engine, workers=args.workers,
+                      timeout_s=args.timeout,
                       key_for=key_for, progress=None if args.quiet else say)
     meta = RunMeta(date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), commit=git_commit(),
                    size="petshop" if args.petshop else args.size, engine_mode=args.engine,

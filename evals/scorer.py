@@ -23,7 +23,9 @@ Rules (spec section 6, plus the suite's extensions):
   nothing to find), so a confident top-1 there is overconfidence.
 
 Metrics that do not apply to a scenario are ``None`` and are left out of the means (the aggregate also
-reports how many scenarios each mean is over).
+reports how many scenarios each mean is over). A report that lacks a key altogether (``segments``,
+``impact``, ``similar_incidents``) did not attempt that task, as with the baselines: ``None`` too. A failed
+run (no report) is wrong on every metric its truth defines.
 
 A ``key`` hook maps a root cause ``(kind, id)`` to the comparable key; the default is
 :func:`default_key`. External benchmarks whose truth names a *component* (PetShop) pass a key built by
@@ -229,6 +231,13 @@ def top1_score(report: Mapping[str, Any]) -> float | None:
     return None if score is None else min(1.0, max(0.0, score))
 
 
+def _attempted(report: Mapping[str, Any] | None, key: str, result: bool | None) -> bool | None:
+    """A report without the key at all did not attempt that task (a baseline): not applicable, not wrong."""
+    if report is not None and key not in report:
+        return None
+    return result
+
+
 def score_scenario(truth: Mapping[str, Any], report: Mapping[str, Any] | None, *, scenario: str = "",
                    family: str = "", system: str = "engine", latency_s: float | None = None,
                    error: str | None = None, skipped: bool = False,
@@ -245,8 +254,9 @@ def score_scenario(truth: Mapping[str, Any], report: Mapping[str, Any] | None, *
     return ScenarioScore(
         scenario=scenario, family=family, system=system, ac=ac,
         avg3=sum(ac.values()) / len(KS), rank=rank,
-        segment_correct=segment_correct(truth, rep), impact_within_10=impact_within(truth, rep),
-        similar_at_3=similar_at(truth, rep, 3),
+        segment_correct=_attempted(report, "segments", segment_correct(truth, rep)),
+        impact_within_10=_attempted(report, "impact", impact_within(truth, rep)),
+        similar_at_3=_attempted(report, "similar_incidents", similar_at(truth, rep, 3)),
         top1_score=None if report is None else top1_score(rep),
         top1_correct=ac[1] and not is_null_truth(truth),
         latency_s=latency_s, error=error, skipped=skipped,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -160,3 +161,13 @@ def test_gcm_only_blames_the_upstream_metric_that_moved(tmp_path: Path) -> None:
     assert rep is not None
     assert ids(rep) == ["cpu", "queue"]  # the target itself is never a candidate
     assert all(rc["kind"] == "upstream" for rc in rep["root_causes"])
+    # no change source in this catalog: the change baselines do not apply
+    assert last_change(tmp_path / "g") is None and biggest_jump(tmp_path / "g") is None
+
+
+def test_gcm_only_plain_dowhy_fallback_without_tools_upstream(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "tools.upstream", None)  # import now raises ImportError
+    rep = gcm_only(build_graph_scenario(tmp_path / "g"))
+    assert rep is not None and ids(rep) == ["cpu", "queue"]
+    assert rep["root_causes"][0]["attribution"] > rep["root_causes"][1]["attribution"]

@@ -175,7 +175,7 @@ def test_component_key_maps_metric_names_to_components() -> None:
 
 
 def test_aggregate_means_and_not_applicable_metrics() -> None:
-    hit = report(rc("change", "deploy-1043"), segments=[{"dimensions": {"platform": "android"}}])
+    hit = report(rc("change", "deploy-1043"), segments=[{"dimensions": {"platform": "android"}}], impact={})
     a = score_scenario(TRUTH, hit, family="change", latency_s=1.0)
     second = report(rc("change", "y"), rc("change", "z"))
     b = score_scenario({"root_cause": {"kind": "change", "id": "z"}}, second, family="change", latency_s=3.0)
@@ -206,3 +206,13 @@ def test_percentile() -> None:
     assert percentile([], 50) is None
     assert percentile([4.0], 95) == 4.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+
+
+def test_tasks_a_report_does_not_attempt_are_not_applicable() -> None:
+    baseline_like = report(rc("change", "deploy-1043"))  # no segments / impact / similar_incidents keys
+    s = score_scenario(TRUTH, baseline_like)
+    assert s.ac[1] and s.segment_correct is None and s.impact_within_10 is None and s.similar_at_3 is None
+    attempted = report(rc("change", "deploy-1043"), segments=[], impact={"affected_units": None},
+                       similar_incidents=[])
+    s = score_scenario(TRUTH, attempted)
+    assert s.segment_correct is False and s.impact_within_10 is False and s.similar_at_3 is False
