@@ -1,0 +1,66 @@
+"""Benchmark the SQL guard on the shared legit corpus (parse + checks + qualify + PII + transpile).
+
+Run: .venv/bin/python bench/bench_guard.py [--rounds N] [--write-dialect duckdb]
+Prints median / p95 / max milliseconds per query over all (query, round) pairs; target median < 2 ms.
+Each call is cold apart from the per-policy compile cache: no query results are cached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.tools.sql_guard_cases import MAX_ROWS, PII, SCHEMA, hostile_cases, legit_cases  # noqa: E402
+from tools.sql_guard import GuardPolicy, guard_sql  # noqa: E402
+
+
+def _percentile(sorted_ms: list[float], q: float) -> float:
+    index = min(len(sorted_ms) - 1, max(0, round(q * (len(sorted_ms) - 1))))
+    return sorted_ms[index]
+
+
+def _measure(queries: list[str], policy: GuardPolicy, rounds: int) -> list[float]:
+    timings: list[float] = []
+    for _ in range(rounds):
+        for sql in queries:
+            start = time.perf_counter()
+            guard_sql(sql, policy=policy)
+            timings.append((time.perf_counter() - start) * 1000.0)
+    timings.sort()
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20, help="passes over the corpus (default 20)")
+    parser.add_argument("--write-dialect", default="duckdb", help="warehouse dialect to transpile to")
+    args = parser.parse_args()
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)  # hostile corpus triggers parser warnings
+
+    policy = GuardPolicy(
+        read_dialect="duckdb", write_dialect=args.write_dialect, schema=SCHEMA, pii=PII, max_rows=MAX_ROWS
+    )
+    legit = [case.sql for case in legit_cases()]
+    hostile = [case.sql for case in hostile_cases()]
+    refused = [c.id for c in legit_cases() if not guard_sql(c.sql, policy=policy).ok]
+    if refused:
+        raise SystemExit(f"legit cases refused under {args.write_dialect}: {refused}")
+
+    _measure(legit, policy, 2)  # warm-up: imports, dialect tables, compiled policy
+    for label, queries in (("legit", legit), ("hostile", hostile)):
+        ms = _measure(queries, policy, args.rounds)
+        print(
+            f"{label:8s} {len(queries):4d} queries x {args.rounds} rounds: "
+            f"median {statistics.median(ms):.3f} ms, p95 {_percentile(ms, 0.95):.3f} ms, "
+            f"max {ms[-1]:.3f} ms per query"
+        )
+
+
+if __name__ == "__main__":
+    main()
