@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 import yaml
+from pydantic import BaseModel
 
 JUMP_HOURS = 6
 GRAIN_DELTA = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
@@ -34,7 +37,7 @@ GCM_SEED = 0
 GCM_SAMPLES = 500  # distribution samples per anomaly attribution (DoWhy default 3000: 8x slower)
 NO_WINDOW_BUCKETS = 6  # gcm_only without an incident window: the last buckets up to detection are anomalous
 
-BaselineFn = Callable[[Path], dict[str, Any] | None]
+BaselineFn = Callable[["Path | ScenarioData"], dict[str, Any] | None]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -213,6 +216,19 @@ class ScenarioData:
         self.con.close()
 
 
+@contextmanager
+def _opened(source: Path | ScenarioData) -> Iterator[ScenarioData]:
+    """Use a loaded scenario as is, or load one from a path and close it afterwards."""
+    if isinstance(source, ScenarioData):
+        yield source
+        return
+    data = ScenarioData(Path(source))
+    try:
+        yield data
+    finally:
+        data.close()
+
+
 def _report(data: ScenarioData, causes: list[dict[str, Any]], *, name: str,
             segments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     for i, rc in enumerate(causes, start=1):
@@ -230,10 +246,9 @@ def _scope_segment(scope: Mapping[str, str | None]) -> list[dict[str, Any]]:
 # baselines
 
 
-def last_change(path: Path) -> dict[str, Any] | None:
+def last_change(source: Path | ScenarioData) -> dict[str, Any] | None:
     """Changes at or before the window start (else detection time), latest first; None without changes."""
-    data = ScenarioData(path)
-    try:
+    with _opened(source) as data:
         if not data.changes:
             return None
         start, end = data.window()
@@ -244,18 +259,15 @@ def last_change(path: Path) -> dict[str, Any] | None:
                    "changed_at": r["time"].isoformat()} for r in rows]
         return _report(data, causes, name="last_change",
                        segments=_scope_segment(rows[0]["scope"]) if rows else [])
-    finally:
-        data.close()
 
 
-def biggest_jump(path: Path, *, hours: int = JUMP_HOURS) -> dict[str, Any] | None:
+def biggest_jump(source: Path | ScenarioData, *, hours: int = JUMP_HOURS) -> dict[str, Any] | None:
     """Changes up to the window end (else detection), ranked by how much the metric worsened in their scope.
 
     The metric is compared over ``hours`` before and after each change, inside the change's scope and the
     incident's filters; a change with no data on either side ranks last. None without change sources.
     """
-    data = ScenarioData(path)
-    try:
+    with _opened(source) as data:
         if not data.changes:
             return None
         metric = data.metric_name()
@@ -281,8 +293,6 @@ def biggest_jump(path: Path, *, hours: int = JUMP_HOURS) -> dict[str, Any] | Non
                    "jump": None if math.isinf(j) else j} for j, r in scored]
         return _report(data, causes, name="biggest_jump",
                        segments=_scope_segment(scored[0][1]["scope"]) if scored else [])
-    finally:
-        data.close()
 
 
 def _anomaly_mask(data: ScenarioData, index: pd.DatetimeIndex) -> pd.Series:
@@ -341,10 +351,9 @@ def _plain_gcm_scores(series: pd.DataFrame, edges: list[tuple[str, str]], target
     return ranked
 
 
-def gcm_only(path: Path) -> dict[str, Any] | None:
+def gcm_only(source: Path | ScenarioData) -> dict[str, Any] | None:
     """DoWhy gcm anomaly attribution over the catalog graph; None when the target has no upstream metric."""
-    data = ScenarioData(path)
-    try:
+    with _opened(source) as data:
         target = data.metric_name()
         if target is None or not data.graph:
             return None
@@ -368,8 +377,6 @@ def gcm_only(path: Path) -> dict[str, Any] | None:
             ranked = _gcm_scores(frame, edges, target, _anomaly_mask(data, pd.DatetimeIndex(frame.index)))
         causes = [{"kind": "upstream", "id": m, "attribution": s} for m, s in ranked]
         return _report(data, causes, name="gcm_only")
-    finally:
-        data.close()
 
 
 BASELINES: dict[str, BaselineFn] = {
@@ -377,3 +384,41 @@ BASELINES: dict[str, BaselineFn] = {
     "biggest_jump": biggest_jump,
     "gcm_only": gcm_only,
 }
+
+
+class BaselineRun(BaseModel):
+    """One baseline on one scenario: its report (None = not applicable or failed), time and error."""
+
+    name: str
+    report: dict[str, Any] | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def skipped(self) -> bool:
+        return self.report is None and self.error is None
+
+
+def run_baselines(path: Path, names: Iterable[str] = tuple(BASELINES)) -> list[BaselineRun]:
+    """Run several baselines on one scenario, loading its data once; each time includes the load."""
+    names = list(names)
+    start = time.perf_counter()
+    try:
+        data = ScenarioData(Path(path))
+    except Exception as err:  # noqa: BLE001 - a scenario the baselines cannot read fails them all
+        secs = time.perf_counter() - start
+        return [BaselineRun(name=n, seconds=secs, error=f"{type(err).__name__}: {err}") for n in names]
+    load_s = time.perf_counter() - start
+    out = []
+    try:
+        for name in names:
+            t0 = time.perf_counter()
+            try:
+                out.append(BaselineRun(name=name, report=BASELINES[name](data),
+                                       seconds=load_s + time.perf_counter() - t0))
+            except Exception as err:  # noqa: BLE001 - recorded per baseline, scored wrong
+                out.append(BaselineRun(name=name, seconds=load_s + time.perf_counter() - t0,
+                                       error=f"{type(err).__name__}: {str(err)[:300]}"))
+    finally:
+        data.close()
+    return out

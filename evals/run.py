@@ -201,25 +201,20 @@ def run_engine_cli(path: str, timeout_s: float = ENGINE_TIMEOUT_S
         return None, elapsed, f"stdout is not JSON: {err}"
 
 
-def run_baseline(name: str, path: str) -> tuple[dict[str, Any] | None, float, str | None, bool]:
-    """One baseline; returns (report, seconds, error, skipped)."""
-    from evals.baselines import BASELINES
-
-    start = time.perf_counter()
-    try:
-        report = BASELINES[name](Path(path))
-    except Exception as err:  # noqa: BLE001
-        return None, time.perf_counter() - start, _error_text(err), False
-    return report, time.perf_counter() - start, None, report is None
+Outcome = tuple[dict[str, Any] | None, float, str | None, bool]  # report, seconds, error, skipped
+BASELINES_TASK = "baselines"
 
 
-def _task(system: str, path: str, engine_mode: str,
-          timeout_s: float = ENGINE_TIMEOUT_S) -> tuple[dict[str, Any] | None, float, str | None, bool]:
+def _task(system: str, path: str, engine_mode: str, timeout_s: float,
+          baselines: tuple[str, ...]) -> dict[str, Outcome]:
+    """One unit of pool work: the engine on a scenario, or every baseline on it (data loaded once)."""
     if system == ENGINE:
         run = run_engine_cli if engine_mode == "cli" else run_engine_inproc
         report, secs, err = run(path, timeout_s)
-        return report, secs, err, False
-    return run_baseline(system, path)
+        return {ENGINE: (report, secs, err, False)}
+    from evals.baselines import run_baselines
+
+    return {b.name: (b.report, b.seconds, b.error, b.skipped) for b in run_baselines(Path(path), baselines)}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -230,41 +225,52 @@ def run_all(scenarios: Sequence[Scenario], *, systems: Sequence[str], engine_mod
             workers: int = 2, timeout_s: float = ENGINE_TIMEOUT_S,
             key_for: Callable[[Scenario], KeyFn] | None = None,
             progress: Callable[[str], None] | None = None) -> list[RunRecord]:
-    """Every system on every scenario (in a process pool when ``workers`` > 1), each scored on its truth."""
-    jobs = [(sc, system) for sc in scenarios for system in systems]
-    results: dict[tuple[str, str], tuple[dict[str, Any] | None, float, str | None, bool]] = {}
+    """Every system on every scenario (in a process pool when ``workers`` > 1), each scored on its truth.
 
-    def note(sc: Scenario, system: str, res: tuple[Any, float, str | None, bool]) -> None:
-        results[(str(sc.path), system)] = res
-        if progress:
-            status = "skip" if res[3] else ("ERROR " + (res[2] or "")[:80] if res[2] else "ok")
-            progress(f"[{len(results)}/{len(jobs)}] {system:<13} {sc.name}: {status} ({res[1]:.1f}s)")
+    Engine runs are queued first and the (short) baseline runs after them, so the pool ends evenly.
+    """
+    baselines = tuple(s for s in systems if s != ENGINE)
+    jobs = [(sc, ENGINE) for sc in scenarios if ENGINE in systems]
+    jobs += [(sc, BASELINES_TASK) for sc in scenarios if baselines]
+    total = len(scenarios) * len(systems)
+    results: dict[tuple[str, str], Outcome] = {}
+
+    def note(sc: Scenario, outcomes: dict[str, Outcome]) -> None:
+        for system, res in outcomes.items():
+            results[(str(sc.path), system)] = res
+            if progress:
+                status = "skip" if res[3] else ("ERROR " + (res[2] or "")[:80] if res[2] else "ok")
+                progress(f"[{len(results)}/{total}] {system:<13} {sc.name}: {status} ({res[1]:.1f}s)")
+
+    def failed(names: Sequence[str], err: BaseException) -> dict[str, Outcome]:
+        return {n: (None, 0.0, f"worker failed: {_error_text(err)}", False) for n in names}
 
     if workers <= 1:
         _worker_init()
         for sc, system in jobs:
-            note(sc, system, _task(system, str(sc.path), engine_mode, timeout_s))
+            note(sc, _task(system, str(sc.path), engine_mode, timeout_s, baselines))
     else:
         with cf.ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
-            futures = {pool.submit(_task, system, str(sc.path), engine_mode, timeout_s): (sc, system)
+            futures = {pool.submit(_task, system, str(sc.path), engine_mode, timeout_s, baselines): (sc, system)
                        for sc, system in jobs}
             for fut in cf.as_completed(futures):
                 sc, system = futures[fut]
                 try:
-                    res = fut.result()
+                    outcomes = fut.result()
                 except Exception as err:  # noqa: BLE001 - a dead worker is this scenario's failure
-                    res = (None, 0.0, f"worker failed: {_error_text(err)}", False)
-                note(sc, system, res)
+                    outcomes = failed([ENGINE] if system == ENGINE else baselines, err)
+                note(sc, outcomes)
 
     records = []
-    for sc, system in jobs:
-        report, secs, err, skipped = results[(str(sc.path), system)]
+    for sc in scenarios:
         truth = json.loads((sc.path / "truth.json").read_text())
         key = key_for(sc) if key_for else default_key
-        score = score_scenario(truth, report, scenario=sc.name, family=sc.family, system=system,
-                               latency_s=secs, error=err, skipped=skipped, key=key)
-        records.append(RunRecord(scenario=sc.name, family=sc.family, system=system, report=report, error=err,
-                                 latency_s=secs, skipped=skipped, score=score))
+        for system in systems:
+            report, secs, err, skipped = results[(str(sc.path), system)]
+            score = score_scenario(truth, report, scenario=sc.name, family=sc.family, system=system,
+                                   latency_s=secs, error=err, skipped=skipped, key=key)
+            records.append(RunRecord(scenario=sc.name, family=sc.family, system=system, report=report,
+                                     error=err, latency_s=secs, skipped=skipped, score=score))
     return records
 
 
