@@ -4,26 +4,27 @@ Decisions are taken on sqlglot's parsed tree, never on keywords (in the spirit o
 ``sql/parse.py``): a keyword inside a string or a comment cannot fool it, and a dangerous construct
 cannot hide behind spacing, quoting or case.
 
-Rules, checked in this order; the first failure is reported with its machine name (``rule``) and a
-message that names the offending table, column or function:
+Rules and their machine names (``GuardResult.rule``); the message names the offending statement, table,
+column or function and, for unknown names, suggests the closest existing ones:
 
 1. ``parse_error`` / ``single_statement`` -- the text parses in the catalog dialect and holds exactly
    one statement (comments are fine and are dropped from the output; ``sqlglot.meta`` directives in
    comments are refused because they change how sqlglot reads identifiers).
 2. ``read_only`` -- the root is a SELECT (or a UNION/INTERSECT/EXCEPT of SELECTs, optionally under a
    WITH), and nothing anywhere in the tree writes, changes schema or session state, locks, copies,
-   attaches, installs or loads; unparsed statements (``exp.Command``) are refused.
+   attaches, installs, loads, describes or prepares; unparsed statements (``exp.Command``) are refused.
 3. ``forbidden_function`` -- no function that reaches the file system, the network, settings or the
-   catalog's internals. Functions sqlglot does not know (``exp.Anonymous``) must be on a small
-   allow-list of pure functions; table functions are limited to unnest / generate_series / range.
-   ``file_access``: a file path or URL used as a table (``FROM 'x.csv'``) is refused.
-   ``unsupported``: PIVOT/UNPIVOT and MATCH_RECOGNIZE, whose output columns cannot be checked.
-4. ``table_not_allowed`` -- only catalog tables (and CTEs in scope) are read; schema- or
+   database's internals. Functions sqlglot does not know (``exp.Anonymous``) must be on a small
+   allow-list of pure functions; table functions are limited to unnest / generate_series / range;
+   DuckDB ``COLUMNS(...)`` is refused. ``file_access``: a file path or URL used as a table
+   (``FROM 'x.csv'``). ``unsupported``: PIVOT/UNPIVOT/MATCH_RECOGNIZE and column alias lists on catalog
+   tables (``FROM t AS a(x, y)``), whose output columns cannot be checked.
+4. ``limit_not_literal`` -- every LIMIT / OFFSET / FETCH is a non-negative integer literal.
+5. ``table_not_allowed`` -- only catalog tables (and CTEs in scope) are read; schema- or
    catalog-qualified names (``information_schema.tables``, ``main.t``) are refused.
-5. ``limit_not_literal`` -- every LIMIT / OFFSET / FETCH is a non-negative integer literal.
 6. ``unknown_column`` -- every column resolves against the catalog (sqlglot ``qualify`` with
-   ``validate_qualify_columns``); the message suggests the closest names.
-7. ``pii_exposed`` -- no PII column reaches the result: see :func:`_PiiTracker`. A PII column may be
+   ``validate_qualify_columns``, plus HAVING/QUALIFY names qualify leaves alone).
+7. ``pii_exposed`` -- no PII column reaches the result: see :class:`_PiiTracker`. A PII column may be
    filtered on, joined on, grouped/ordered by without being returned, or counted
    (``count``, ``count(distinct)``, ``approx_count_distinct``, ``count_if``); any other use that ends
    up in an output column (raw, aliased, cast, hashed, concatenated, packed in a struct/list/row,
@@ -31,9 +32,15 @@ message that names the offending table, column or function:
    a scalar subquery or a set-operation branch) is refused.
 8. ``transpile_error`` -- the validated query must transpile to the warehouse dialect without loss.
 
+Rules 1-4 are decided in one walk over the parsed tree (the first offending node wins), then 5-8 in order.
+
 On success the *qualified* tree (every column bound to its table, aliases made explicit) gets its LIMIT
 forced to ``max_rows`` and is generated in ``write_dialect``: what runs is exactly what was checked.
 Unaliased computed columns come back named ``_col_<n>``.
+
+Known limits: PII may be *tested* through filters (``WHERE ip_address LIKE '10.%'``) and counts, by design;
+warehouse error messages can echo a value (``CAST(ip_address AS INT)`` in a WHERE fails with the IP in the
+text), so whoever runs the SQL must not forward warehouse errors verbatim to an LLM or a user.
 """
 
 from __future__ import annotations
@@ -70,8 +77,8 @@ RULES: tuple[str, ...] = (
     "forbidden_function",
     "file_access",
     "unsupported",
-    "table_not_allowed",
     "limit_not_literal",
+    "table_not_allowed",
     "unknown_column",
     "pii_exposed",
     "transpile_error",
@@ -316,7 +323,8 @@ def _parse(query: str | exp.Expr, dialect: Dialect) -> exp.Expr:
     if not isinstance(query, str) or not query.strip():
         raise _Reject("parse_error", "empty query: expected one SELECT statement")
     try:
-        statements = [s for s in dialect.parse(query) if s is not None]
+        # A comment after the last ';' parses as an empty exp.Semicolon statement: not a statement.
+        statements = [s for s in dialect.parse(query) if s is not None and not isinstance(s, exp.Semicolon)]
     except SqlglotError as err:
         name = type(dialect).__name__.lower()
         raise _Reject("parse_error", f"query does not parse as {name} SQL: {_parse_detail(err)}") from None
@@ -682,8 +690,8 @@ class _PiiTracker:
 
     # -- public --------------------------------------------------------------------------------------
     def check(self) -> None:
-        for scope in self.scopes:
-            if scope.is_set_operation or isinstance(scope.expression, exp.SetOperation):
+        for scope in self.scopes:  # every UNION/INTERSECT/EXCEPT, wherever it sits, checks its branches
+            if isinstance(scope.expression, exp.SetOperation):
                 self.outputs(scope)
         root = self.scopes[-1]
         for name, reason in self.outputs(root).items():
@@ -863,14 +871,11 @@ class _PiiTracker:
             return None
         return next((r for r in self.outputs(source).values() if r), None)
 
-    def _any_source_taint(self, scope: Scope, only: str | None = None) -> str | None:
+    def _any_source_taint(self, scope: Scope) -> str | None:
         current: Scope | None = scope
         while current is not None:
             for source in current.sources.values():
-                if only is None:
-                    reason = self._whole_source_taint(source, current)
-                else:
-                    reason = self._source_column_taint(source, current, only)
+                reason = self._whole_source_taint(source, current)
                 if reason:
                     return reason
             current = current.parent

@@ -175,6 +175,17 @@ ANALYZE
 dRoP tAbLe consent_events
 -- @case drop_after_block_comment read_only
 /* SELECT */ DROP TABLE deployments
+-- @case describe_in_subquery read_only
+SELECT * FROM (DESCRIBE consent_events)
+-- @case summarize_in_subquery read_only
+SELECT * FROM (SUMMARIZE consent_events)
+-- @case prepare_statement read_only
+PREPARE p AS SELECT ip_address FROM consent_events
+-- @case execute_prepared read_only
+EXECUTE p
+-- @case semicolon_then_comment_then_drop single_statement
+SELECT 1; -- ok
+; DROP TABLE deployments
 
 -- ===== forbidden_function =====
 -- @case read_csv_from forbidden_function

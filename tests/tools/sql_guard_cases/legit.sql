@@ -644,6 +644,13 @@ GROUP BY platform -- done
 -- @case trailing_semicolon
 SELECT count(*) AS n FROM deployments;
 
+-- @case comment_after_semicolon
+-- deploys in the lookback
+SELECT count(*) AS n FROM deployments; -- done
+
+-- @case block_comment_after_semicolon
+SELECT count(*) AS n FROM deployments; /* end */
+
 -- @case string_literal_with_keywords
 SELECT count(*) AS n FROM deployments WHERE summary <> 'DROP TABLE x; DELETE FROM y'
 
