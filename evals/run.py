@@ -398,10 +398,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stem, title = "petshop-engine", "rca on PetShop (component top-k)"
     else:
         root = args.scenarios or SCENARIOS / args.size
-        if not (root.exists() and any(root.rglob("truth.json"))):
-            if args.scenarios is not None:
-                raise SystemExit(f"no scenarios under {root}")
-            generate_suite(root, size=args.size)
+        if args.scenarios is None:
+            expected = _suite_families(args.size)
+            missing = [n for n in expected if not (root / n / "truth.json").is_file()]
+            if missing or not expected and not root.exists():
+                generate_suite(root, size=args.size)
         scenarios = discover(root, size=args.size)
     if args.families:
         wanted = {f.strip() for f in args.families.split(",") if f.strip()}
@@ -418,6 +419,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if name not in BASELINES:
                 raise SystemExit(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
             systems.append(name)
+    if not systems:
+        raise SystemExit("nothing to run: both the engine and the baselines are off")
+
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
@@ -427,6 +431,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta = RunMeta(date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), commit=git_commit(),
                    size="petshop" if args.petshop else args.size, engine_mode=args.engine,
                    scenarios=len(scenarios), wall_s=time.perf_counter() - started, workers=args.workers)
+    if args.limit or args.families:
+        meta.notes.append(f"partial run: --limit {args.limit} --families {args.families}")
     md, png, raw = write_outputs(records, meta, out_dir=args.out, stem=stem, title=title)
     print(summary_text([r.score for r in records if r.score is not None]))
     print(f"\nwrote {md}, {png}, {raw} in {meta.wall_s:.0f} s")
