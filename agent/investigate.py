@@ -26,12 +26,12 @@ from agent.report import (
     SegmentOut,
     SimilarOut,
 )
-from tools.anomaly import GRAIN_DELTA, AnomalyWindow, find_anomaly
+from tools.anomaly import GRAIN_DELTA, AnomalyWindow, find_anomaly, onset_on
 from tools.catalog import Catalog, MetricDef
 from tools.causal import ChangeCandidate, ChangeEstimate, estimate_change
 from tools.experiments import ArmStats, ExperimentEstimate, arm_query, estimate_experiment, started_query
 from tools.impact import impact_query
-from tools.metric_sql import col, is_additive, metric_cells, ts_literal
+from tools.metric_sql import aliased_table, col, is_additive, metric_cells, ts_literal
 from tools.ranking import Features, timing_fit
 from tools.segments import SegmentScore, dimension_sets, rank_segments, score_segments
 from tools.settings import Settings
@@ -223,6 +223,12 @@ def step_segments(ctx: Context, levels: Levels) -> tuple[list[SegmentScore], str
         scored.extend(score_segments(cells, tuple(ds), baseline=base, observed=obs, additive=levels.additive,
                                      len_baseline=len_b, len_anomaly=len_a))
     ranked = rank_segments(scored)
+    if ctx.incident.filters and (not ranked or ranked[0].excess < 0.15):
+        whole = SegmentScore(dimensions={k: str(v) for k, v in ctx.incident.filters.items()}, share_of_change=1.0,
+                             population_share=1.0, excess=0.0, surprise=0.0, baseline=base, observed=obs,
+                             rows_baseline=int(tot.loc["baseline", "n"]) if "baseline" in tot.index else 0,
+                             rows_anomaly=int(tot.loc["anomaly", "n"]) if "anomaly" in tot.index else 0)
+        ranked = [whole, *ranked]
     eid = ctx.evidence.add(
         "segments", "Segments that explain the change",
         method="Adtributor-style explanatory power and surprise over single dimensions and pairs; ranked by "
@@ -231,6 +237,20 @@ def step_segments(ctx: Context, levels: Levels) -> tuple[list[SegmentScore], str
         anomaly_period=[p.isoformat() for p in levels.analysis_period],
         segments=[s.model_dump() for s in ranked[:5]])
     return ranked, eid
+
+
+def step_segment_onset(ctx: Context, anomaly: AnomalyWindow, segment: SegmentScore) -> datetime | None:
+    """Onset measured on the moving segment's own series, where the shift is not diluted by the rest."""
+    m = ctx.metric
+    first = pd.Timestamp(anomaly.series["bucket"].iloc[0]).to_pydatetime()
+    filters = {**ctx.incident.filters, **segment.dimensions}
+    frame = ctx.sql(metric_cells(m, dialect=ctx.dialect, grain=ctx.grain, start=first, end=anomaly.end,
+                                 filters=filters), f"{m.name} per {ctx.grain} in {segment.key}")
+    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    sign = 1.0 if anomaly.direction == "up" else -1.0
+    lo = min(anomaly.onset, anomaly.start)
+    return onset_on(frame, grain=ctx.grain, start=lo, end=anomaly.end, rate=not is_additive(m, ctx.dialect),
+                    sign=sign)
 
 
 def _scope_value(v: object) -> str | None:
@@ -278,17 +298,26 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
                           changes: list[tuple[str, ChangeCandidate]], top_segment: SegmentScore | None
                           ) -> list[Candidate]:
     """DoWhy estimate per change on a (segment x bucket) panel, refuters on the strongest ones."""
-    if not changes:
-        return []
     m = ctx.metric
     step = GRAIN_DELTA[ctx.grain]
     onset = levels.analysis_period[0]
     panels: dict[tuple[str, ...], pd.DataFrame] = {}
     results: list[tuple[ChangeCandidate, ChangeEstimate | None, str | None, list[str]]] = []
-    all_changes = [c for _, c in changes]
-    for _name, change in changes:
-        dims = tuple(d for d in change.scope if d in m.dimensions and d not in ctx.incident.filters)
-        outside = [f"{d}={v}" for d, v in change.scope.items() if v is not None and d not in m.dimensions]
+    filters = {k: str(v) for k, v in ctx.incident.filters.items()}
+    excluded = [c for _, c in changes if any(c.scope.get(d) not in (None, v) for d, v in filters.items())]
+    changes = [(n, c) for n, c in changes if c not in excluded]
+    included = [c for _, c in changes]
+
+    def panel_dims(change: ChangeCandidate) -> tuple[str, ...]:
+        """Every dimension any of the change's concurrent changes is scoped on, so all treatments are exact."""
+        dims: list[str] = []
+        for c in [change, *concurrent(change, included, step)]:
+            for d, v in c.scope.items():
+                if v is not None and d in m.dimensions and d not in filters and d not in dims:
+                    dims.append(d)
+        return tuple(dims)
+
+    def panel_for(dims: tuple[str, ...]) -> pd.DataFrame:
         if dims not in panels:
             first = max(pd.Timestamp(anomaly.series["bucket"].iloc[0]).to_pydatetime(), onset - PANEL_SPAN)
             q = metric_cells(m, dialect=ctx.dialect, grain=ctx.grain, group_by=list(dims), start=first,
@@ -296,16 +325,23 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
             p = ctx.sql(q, f"{m.name} panel by {', '.join(dims) or 'time'} x {ctx.grain}")
             p["value"] = pd.to_numeric(p["value"], errors="coerce")
             panels[dims] = p.dropna(subset=["value"])
+        return panels[dims]
+
+    def estimate(change: ChangeCandidate, refute: bool) -> ChangeEstimate:
+        dims = panel_dims(change)
+        return estimate_change(panel=panel_for(dims), dims=list(dims), change=change,
+                               others=concurrent(change, included, step), grain=ctx.grain,
+                               window=levels.analysis_period, refute=refute, seed=_seed(change.id))
+
+    for _name, change in changes:
+        outside = [f"{d}={v}" for d, v in change.scope.items() if v is not None and d not in m.dimensions]
         notes = [f"scope on {', '.join(outside)} is not a dimension of {m.name}: treated as all"] if outside else []
-        results.append((change, None, panels[dims].attrs.get("evidence"), notes))
-    # First pass: effects without refuters; second pass: refute the strongest.
+        results.append((change, None, panel_for(panel_dims(change)).attrs.get("evidence"), notes))
+    # First pass: screening effects without refuters; second pass: DoWhy + refuters on the strongest.
     estimates: dict[str, ChangeEstimate | str] = {}
     for change, _, _, _ in results:
-        dims = [d for d in change.scope if d in m.dimensions and d not in ctx.incident.filters]
-        others = [o for o in all_changes if o.id != change.id and abs(o.at - change.at) <= timedelta(hours=24)]
         try:
-            estimates[change.id] = estimate_change(panel=panels[tuple(dims)], dims=dims, change=change, others=others,
-                                                   grain=ctx.grain, window=levels.analysis_period, refute=False)
+            estimates[change.id] = estimate(change, refute=False)
         except ValueError as err:
             estimates[change.id] = str(err)
     prelim = []
@@ -316,14 +352,12 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
             prelim.append((f.score(), change.id))
     prelim.sort(reverse=True)
     for _, cid in prelim[:REFUTE_TOP]:
-        change = next(c for c in all_changes if c.id == cid)
-        dims = [d for d in change.scope if d in m.dimensions and d not in ctx.incident.filters]
-        others = [o for o in all_changes if o.id != change.id and abs(o.at - change.at) <= timedelta(hours=24)]
         ctx.progress(f"refuting {cid}")
-        estimates[cid] = estimate_change(panel=panels[tuple(dims)], dims=dims, change=change, others=others,
-                                         grain=ctx.grain, window=levels.analysis_period, refute=True,
-                                         seed=_seed(cid))
-    out: list[Candidate] = []
+        estimates[cid] = estimate(next(c for c in included if c.id == cid), refute=True)
+    out: list[Candidate] = [
+        Candidate(kind="change", id=c.id, title=c.description or c.id, features=Features(explained=0.0),
+                  reasons=[f"its scope ({c.scope_text()}) lies outside the incident's population "
+                           f"({', '.join(f'{d}={v}' for d, v in sorted(filters.items()))})"]) for c in excluded]
     for change, _, panel_eid, notes in results:
         est = estimates[change.id]
         title = change.description or change.id
@@ -352,6 +386,13 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
                              timing=ttext, reasons=reasons, evidence=[eid] + ([panel_eid] if panel_eid else []),
                              reach={d: v for d, v in change.scope.items() if v is not None and d in m.dimensions}))
     return out
+
+
+def concurrent(change: ChangeCandidate, all_changes: list[ChangeCandidate], step: timedelta) -> list[ChangeCandidate]:
+    """Changes to adjust for: those in the 24 h before it (pre-treatment confounders) and those in the same
+    two buckets after it (indistinguishable in time otherwise); later ones are post-treatment and left out."""
+    return [o for o in all_changes
+            if o.id != change.id and -timedelta(hours=24) <= o.at - change.at <= 2 * step]
 
 
 def _seed(text: str) -> int:
@@ -428,8 +469,8 @@ def _experiment_exposure(ctx: Context, src, exp_id: str, control: str, start: da
     """Share of the window's metric rows that come from treated units after their assignment."""
     m = ctx.metric
     q = (exp.select(exp.alias_(exp.Count(this=exp.Star()), "rows", quoted=True))
-         .from_(exp.alias_(_table(m.table), "m"))
-         .join(exp.alias_(_table(src.table), "e"), on=exp.EQ(this=col(m.unit, "m"), expression=col(src.unit, "e")))
+         .from_(aliased_table(m.table, "m"))
+         .join(aliased_table(src.table, "e"), on=exp.EQ(this=col(m.unit, "m"), expression=col(src.unit, "e")))
          .where(exp.and_(exp.EQ(this=col(src.id, "e"), expression=exp.Literal.string(exp_id)),
                          exp.NEQ(this=col(src.arm, "e"), expression=exp.Literal.string(control)),
                          exp.GTE(this=col(m.timestamp, "m"), expression=col(src.started, "e")),
@@ -470,18 +511,46 @@ def step_upstream(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> list[
     eid = ctx.evidence.add("upstream_attribution", f"Attribution of {ctx.metric.name}'s anomaly to the graph",
                            method=result.method, scores=[s.model_dump() for s in result.scores], notes=result.notes,
                            elapsed_ms=round(result.elapsed_ms, 1))
+    parents: dict[str, list[str]] = {}
+    for up, down in sub:
+        parents.setdefault(down, []).append(up)
+    shifted = {s.metric for s in result.scores if s.shifted}
     out = []
     for s in result.scores:
         if s.metric == ctx.metric.name:
             continue
+        # Anomaly traversal: a root cause is a shifted node none of whose own parents shifted; a shifted
+        # node below another shifted node is more likely a mediator passing the shift on.
+        shifted_parents = [p for p in parents.get(s.metric, []) if p in shifted]
+        root = s.shifted and not shifted_parents
         z_fit = min(abs(s.node_z) / 4.0, 1.0) if s.shifted else min(abs(s.node_z) / 8.0, 0.3)
-        f = Features(explained=s.share, p_value=s.p_value, design=z_fit, anomaly=1.0 if anomaly.found else 0.35)
+        explained = max(s.share, 0.5) if root else s.share
+        f = Features(explained=explained, p_value=s.p_value, design=z_fit * (1.0 if root else 0.5),
+                     anomaly=1.0 if anomaly.found else 0.35)
+        why = [f"gcm attributes {s.share:.0%} of the anomaly to {s.metric}; its own series moved "
+               f"{s.node_z:+.1f} robust z in the window"]
+        if root:
+            why.append("it shifted and none of its own upstream metrics did: the shift starts here")
+        elif shifted_parents:
+            why.append(f"its upstream {', '.join(shifted_parents)} shifted too: likely a mediator")
         out.append(Candidate(kind="upstream", id=s.metric, title=f"upstream metric {s.metric}", features=f,
-                             effect=s.contribution, p_value=s.p_value,
-                             reasons=[f"gcm attributes {s.share:.0%} of the anomaly to {s.metric}; its own series "
-                                      f"moved {s.node_z:+.1f} robust z in the window"],
-                             evidence=[eid]))
+                             effect=s.contribution, p_value=s.p_value, reasons=why, evidence=[eid]))
     return out
+
+
+def segment_significance(s: SegmentScore) -> float:
+    """How far the segment's own shift is beyond noise: two-proportion z for rates in [0, 1], mapped to [0, 1].
+
+    A segment explaining most of a small wobble is still a wobble: full credit needs z >= 5.
+    """
+    pb, pa, nb, na = s.baseline, s.observed, s.rows_baseline, s.rows_anomaly
+    if pb is None or pa is None or nb < 1 or na < 1 or not (0 <= pb <= 1 and 0 <= pa <= 1):
+        return 1.0
+    var = pb * (1 - pb) / nb + pa * (1 - pa) / na
+    if var <= 0:
+        return 1.0
+    z = abs(pa - pb) / var ** 0.5
+    return float(min(1.0, max(0.0, (z - 2.0) / 3.0)))
 
 
 def segment_candidates(ctx: Context, segments: list[SegmentScore], seg_eid: str | None, anomaly: AnomalyWindow,
@@ -491,7 +560,7 @@ def segment_candidates(ctx: Context, segments: list[SegmentScore], seg_eid: str 
     best_other = max((c.score for c in others), default=0.0)
     for s in segments[:3]:
         strength = min(max(s.share_of_change, 0.0), 1.0) * min(max(s.excess, 0.0) / 0.4, 1.0)
-        score = strength * (1.0 - best_other) * (1.0 if anomaly.found else 0.35)
+        score = strength * segment_significance(s) * (1.0 - best_other) * (1.0 if anomaly.found else 0.35)
         reasons = [f"{s.key} explains {s.share_of_change:.0%} of the change with {s.population_share:.0%} of "
                    f"the rows"]
         if best_other < 0.3:
@@ -566,7 +635,18 @@ def investigate(*, workspace: Workspace, incident: Incident, history: Path | Non
     progress(f"series of {metric.name}")
     anomaly, _series, series_eid = step_anomaly(ctx)
     levels = step_levels(ctx, anomaly)
+    progress("segments")
+    segments, seg_eid = step_segments(ctx, levels)
+    if segments and segments[0].excess > 0.1:
+        refined = step_segment_onset(ctx, anomaly, segments[0])
+        if refined is not None and refined != levels.analysis_period[0]:
+            anomaly.onset = refined
+            if anomaly.source == "detected":
+                anomaly.start = min(refined, anomaly.end - GRAIN_DELTA[ctx.grain])
+            levels = step_levels(ctx, anomaly)
+            segments, seg_eid = step_segments(ctx, levels)
     onset = levels.analysis_period[0]
+    top_segment = segments[0] if segments else None
     a_eid = ctx.evidence.add(
         "anomaly", "Anomaly window", method="robust seasonal baseline + CUSUM-style max excess run",
         start=anomaly.start.isoformat(), end=anomaly.end.isoformat(), onset=onset.isoformat(),
@@ -574,16 +654,20 @@ def investigate(*, workspace: Workspace, incident: Incident, history: Path | Non
         peak_z=round(anomaly.peak_z, 2), found=anomaly.found, baseline=levels.baseline, observed=levels.observed,
         baseline_period=[p.isoformat() for p in levels.baseline_period], series_sql=series_eid,
         levels_sql=levels.evidence)
-    progress("segments")
-    segments, seg_eid = step_segments(ctx, levels)
-    top_segment = segments[0] if segments else None
     progress("candidate changes")
     changes = step_change_candidates(ctx, anomaly)
     candidates = step_change_estimates(ctx, anomaly, levels, changes, top_segment)
     progress("experiments")
     candidates += step_experiments(ctx, anomaly, levels)
     progress("upstream metrics")
-    candidates += step_upstream(ctx, anomaly, levels)
+    upstream = step_upstream(ctx, anomaly, levels)
+    if any(u.score >= 0.5 for u in upstream):
+        for c in candidates:
+            if c.kind == "change" and c.features.design < 1.0:
+                c.features.design *= 0.6
+                c.reasons.append("before/after estimate without an untreated comparison, and an upstream metric "
+                                 "shift explains the same movement")
+    candidates += upstream
     candidates += segment_candidates(ctx, segments, seg_eid, anomaly, candidates)
     candidates.sort(key=lambda c: (-c.score, c.kind, c.id))
     rank_eid = ctx.evidence.add("ranking", "Ranking of candidate causes", method="tools.ranking.Features.score",

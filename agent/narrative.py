@@ -27,8 +27,9 @@ def render_narrative(report: Report, *, segments_evidence: str | None, similar_e
     template = (PROMPTS / "offline_narrative.md").read_text()
     a = report.anomaly
     a_cite = _cite(a.evidence)
+    source = "given by the responder" if a.window_source == "incident" else "detected"
     anomaly = (f"`{report.metric}` went {a.direction} from {_fmt(a.baseline)} to {_fmt(a.observed)} {a_cite} "
-               f"in the window {a.start} .. {a.end} ({'given by the responder' if a.window_source == 'incident' else 'detected'}"
+               f"in the window {a.start} .. {a.end} ({source}"
                f"{f'; the change began at {a.onset}' if a.onset and a.onset != a.start else ''}) {a_cite}.")
     if report.segments:
         s = report.segments[0]

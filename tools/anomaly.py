@@ -98,42 +98,63 @@ def _best_run(z: np.ndarray, lo: int, hi: int, must_overlap: tuple[int, int] | N
     return best
 
 
-def _fast_best_run(z: np.ndarray, last_start: int) -> tuple[float, int, int]:
-    """Kadane's algorithm on (z - k), restricting the run's start to buckets up to ``last_start``."""
+def _fast_best_run(z: np.ndarray, last_start: int, first_end: int = 0) -> tuple[float, int, int]:
+    """Kadane's algorithm on (z - k): best run starting by ``last_start`` and ending at or after ``first_end``.
+
+    An incident is filed while (or soon after) its anomaly happens, so runs that ended long before the
+    detection time are old news, however strong.
+    """
     x = z - DRIFT_K
     best, best_a, best_b = -np.inf, 0, 0
-    cur, cur_a = 0.0, 0
+    cur, cur_a = -np.inf, 0
     for i, v in enumerate(x):
-        if cur <= 0:
-            if i > last_start:
-                cur = -np.inf  # no new run may start after detection
-            else:
-                cur, cur_a = 0.0, i
+        if cur <= 0 and i <= last_start:
+            cur, cur_a = 0.0, i
         cur += v
-        if cur > best:
+        if i >= first_end and cur > best:
             best, best_a, best_b = cur, cur_a, i
     return best, best_a, best_b
 
 
-def refine_onset(z: np.ndarray, a: int, b: int, reach: int = 6) -> int:
-    """Sharpen a run's start: the CUSUM change-point estimate for a shift of the run's own size.
+def refine_onset(z: np.ndarray, a: int, b: int, reach: int = 24) -> int:
+    """Sharpen a run's start with the classic single change-point estimate (two-phase mean shift).
 
-    The excess run starts at the first bucket above the small drift allowance, which noise often moves a
-    bucket or two early; with the shift size known, maximizing sum(z - shift/2) from tau to the run's end
-    is the maximum-likelihood onset.
+    The excess run starts at the first bucket above the small drift allowance, which noise moves hours
+    early on a diluted series; the onset is the split of [a - reach, b] that maximizes the standardized
+    difference of means between before and after.
     """
     if b <= a:
         return a
-    shift = float(np.mean(z[a:b + 1]))
-    if shift <= 0:
+    lo = max(0, a - reach)
+    seg = z[lo:b + 1]
+    n = len(seg)
+    if n < 4:
         return a
-    lo, hi = max(0, a - reach), min(b, a + reach)
+    csum = np.cumsum(seg)
+    total = csum[-1]
     best, best_tau = -np.inf, a
-    for tau in range(lo, hi + 1):
-        total = float(np.sum(z[tau:b + 1] - shift / 2))
-        if total > best:
-            best, best_tau = total, tau
-    return best_tau
+    for k in range(2, n - 1):            # k buckets before the split
+        before = csum[k - 1] / k
+        after = (total - csum[k - 1]) / (n - k)
+        stat = (after - before) * np.sqrt(k * (n - k) / n)
+        if stat > best:
+            best, best_tau = stat, lo + k
+    return int(best_tau)
+
+
+def onset_on(series: pd.DataFrame, *, grain: str, start: datetime, end: datetime, rate: bool,
+             sign: float) -> datetime | None:
+    """Onset of a shift on a (segment's) series, searched around [start, end): sharper than the total's."""
+    if series.empty:
+        return None
+    s = regularize(series, grain)
+    z = sign * _zscores(s, seasonal_expected(s, grain), rate)
+    b_arr = s["bucket"].to_numpy()
+    a = int(np.clip(np.searchsorted(b_arr, np.datetime64(start)), 0, len(s) - 1))
+    b = int(np.clip(np.searchsorted(b_arr, np.datetime64(end)) - 1, 0, len(s) - 1))
+    if b - a < 1:
+        return None
+    return pd.Timestamp(s["bucket"].iloc[refine_onset(z, a, b)]).to_pydatetime()
 
 
 def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, detected_at: datetime,
@@ -153,9 +174,11 @@ def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, det
 
     if window is None:
         last_start = index_of(detected_at)
+        first_end = index_of(detected_at - timedelta(hours=24)) if detected_at - timedelta(hours=24) > \
+            buckets[0] else 0
         candidates = []
         for sign in (1.0, -1.0):
-            score, a, b = _fast_best_run(sign * z_raw, last_start)
+            score, a, b = _fast_best_run(sign * z_raw, last_start, first_end)
             candidates.append((score, sign, a, b))
         preferred = 1.0 if higher_is_worse else -1.0
         # Prefer the worsening direction unless the other one is clearly stronger.
@@ -173,7 +196,7 @@ def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, det
         sign = 1.0 if np.nanmean(inside) >= 0 else -1.0
         lo = max(0, wa - int(timedelta(hours=48) / step))
         score, a, b = _best_run(sign * z_raw, lo, wb, (wa, wb)) if wb - lo < 400 else \
-            _fast_best_run(sign * z_raw, wb)
+            _fast_best_run(sign * z_raw, wb, wa)
         found = score >= MIN_SCORE
         a = refine_onset(sign * z_raw, a, b)
         start, end = w_start, w_end

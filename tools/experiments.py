@@ -15,7 +15,7 @@ from scipy import stats
 from sqlglot import exp
 
 from tools.catalog import ExperimentSource, MetricDef
-from tools.metric_sql import col, literal, parse_sql_expr, ts_literal
+from tools.metric_sql import aliased_table, col, literal, parse_sql_expr, ts_literal
 
 
 class ArmStats(BaseModel):
@@ -57,15 +57,16 @@ def arm_query(*, metric: MetricDef, source: ExperimentSource, experiment_id: str
              exp.LT(this=col(metric.timestamp, m), expression=ts_literal(end))]
     conds += [exp.EQ(this=col(d, m), expression=literal(v)) for d, v in sorted((filters or {}).items())]
     inner = (exp.select(exp.alias_(col(source.arm, e), "arm", quoted=True), exp.alias_(value, "v", quoted=True))
-             .from_(exp.alias_(exp.to_table(metric.table, quoted=True), m))
-             .join(exp.alias_(exp.to_table(source.table, quoted=True), e),
+             .from_(aliased_table(metric.table, m))
+             .join(aliased_table(source.table, e),
                    on=exp.EQ(this=col(metric.unit or "", m), expression=col(source.unit, e)))
              .where(exp.and_(*conds))
              .group_by(col(source.arm, e), col(metric.unit or "", m)))
     return (exp.select(col("arm"), exp.alias_(exp.Count(this=exp.Star()), "units", quoted=True),
                        exp.alias_(exp.Avg(this=col("v")), "mean", quoted=True),
                        exp.alias_(exp.VariancePop(this=col("v")), "var", quoted=True))
-            .from_(exp.alias_(exp.Subquery(this=inner), "u")).group_by(col("arm")).order_by(col("arm")))
+            .from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("u"))))
+            .group_by(col("arm")).order_by(col("arm")))
 
 
 def started_query(*, source: ExperimentSource, experiment_ids: list[str]) -> exp.Select:

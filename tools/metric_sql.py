@@ -26,6 +26,11 @@ def col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table, quoted=True)
 
 
+def aliased_table(name: str, alias: str) -> exp.Table:
+    """``name AS alias`` as a real table node (``exp.alias_`` would wrap it in a column alias)."""
+    return exp.Table(this=exp.to_identifier(name, quoted=True), alias=exp.TableAlias(this=exp.to_identifier(alias)))
+
+
 def literal(value: object) -> exp.Expression:
     if isinstance(value, bool):
         return exp.Boolean(this=value)

@@ -6,8 +6,9 @@
   clipped to [0, 1]; a candidate moving the metric the other way explains nothing.
 * significance: 1 - p (p of the estimate), floored at 0.02.
 * refutation: (passed + 1) / (run + 1): each failed refuter costs a share; none run = neutral-ish.
-* timing: 1 when the cause lands at or before the onset (within ``max_lag`` buckets), decaying for
-  causes far before it, 0.6 within two buckets after the detected onset (onsets are uncertain), and 0.05 for one
+* timing: 1 when the cause lands at or before the onset (within ``max_lag`` buckets), decaying
+  exponentially (4-bucket scale, floor 0.1) for causes long before it (an effect would have shown
+  sooner), 0.6 within two buckets after the detected onset (onsets are uncertain), and 0.05 for one
   that lands later (it cannot have started the anomaly).
 * design: 1.0 for randomized and difference-in-differences evidence, 0.75 for an interrupted time series
   (no untreated comparison), graph attributions and segments are scored by their own evidence.
@@ -19,6 +20,7 @@ table in evals/results/latest.md shows how close they are.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
@@ -49,5 +51,5 @@ def timing_fit(cause_at: datetime, onset: datetime, step: timedelta, *, max_lag_
         return 0.6, f"lands {abs(lag):.1f} bucket(s) after the detected onset (within its uncertainty)"
     if lag <= max_lag_buckets:
         return 1.0, "lands at the onset" if lag < 1 else f"lands {lag:.0f} bucket(s) before the onset"
-    decay = max(0.3, 1.0 - (lag - max_lag_buckets) / 48.0)
+    decay = max(0.1, math.exp(-(lag - max_lag_buckets) / 4.0))
     return decay, f"lands {lag:.0f} buckets before the onset (an effect would have shown sooner)"
