@@ -21,12 +21,15 @@ import chromadb
 import httpx
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
+from chromadb.api.types import Documents, EmbeddingFunction
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import NotFoundError
 from chromadb.utils.embedding_functions import config_to_embedding_function
 
 from tools.memory.embeddings import (
     AUTO,
+    DENSE,
+    LEXICAL,
     OPENAI,
     EmbeddingUnavailable,
     OpenAIEmbeddingOptions,
@@ -42,6 +45,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_PATH = Path(".rca/memory")
 _BATCH = 256
+#: Filtered search fetches max(OVERSAMPLE, OVERSAMPLE_PER_HIT * k) nearest incidents unfiltered first.
+OVERSAMPLE = 60
+OVERSAMPLE_PER_HIT = 20
 
 
 class MemoryUnavailable(RuntimeError):
@@ -120,10 +126,11 @@ def _http_client(url: str, *, connect_timeout_s: float, request_timeout_s: float
 class IncidentMemory:
     """Store and search past incidents. Build it with ``IncidentMemory.open(...)``."""
 
-    def __init__(self, *, client: ClientAPI, collection: Collection, location: str,
-                 fallback_reason: str | None = None) -> None:
+    def __init__(self, *, client: ClientAPI, collection: Collection, function: EmbeddingFunction[Documents],
+                 location: str, fallback_reason: str | None = None) -> None:
         self._client = client
         self._collection = collection
+        self._function = function
         self.location = location
         self.fallback_reason = fallback_reason
 
@@ -152,13 +159,13 @@ class IncidentMemory:
             except Exception as exc:  # chroma raises assorted errors for unusable folders
                 raise MemoryUnavailable(f"{location} cannot be opened: {exc}") from exc
         with _reachable(location):
-            coll, fallback = cls._collection_for(client, name=collection, embedding=embedding, openai=openai,
-                                                 location=location)
-        return cls(client=client, collection=coll, location=location, fallback_reason=fallback)
+            coll, function, fallback = cls._collection_for(client, name=collection, embedding=embedding,
+                                                           openai=openai, location=location)
+        return cls(client=client, collection=coll, function=function, location=location, fallback_reason=fallback)
 
     @staticmethod
     def _collection_for(client: ClientAPI, *, name: str, embedding: str, openai: OpenAIEmbeddingOptions | None,
-                        location: str) -> tuple[Collection, str | None]:
+                        location: str) -> tuple[Collection, EmbeddingFunction[Documents], str | None]:
         try:
             existing = client.get_collection(name, embedding_function=None)
         except (NotFoundError, ValueError):
@@ -171,7 +178,7 @@ class IncidentMemory:
             coll = client.get_or_create_collection(
                 name, embedding_function=function, configuration={"hnsw": {"space": "cosine"}},
                 metadata={"description": "rca incident memory: past closed incidents"})
-            return coll, fallback
+            return coll, function, fallback
         persisted: dict[str, Any] = existing.configuration_json.get("embedding_function") or {}
         stored_name = persisted.get("name", "")
         try:
@@ -183,23 +190,24 @@ class IncidentMemory:
             raise MemoryUnavailable(
                 f"{location}: collection {name!r} was built with embedding {stored_name!r}, "
                 f"which cannot be loaded here: {exc}") from exc
+        if kind_of(function) not in (DENSE, LEXICAL, OPENAI):  # e.g. Chroma's default, which downloads a model
+            raise MemoryUnavailable(f"{location}: collection {name!r} uses embedding {stored_name!r}, "
+                                    "which the incident memory does not support offline")
         if embedding != AUTO and kind_of(function) != embedding:
             raise MemoryUnavailable(
                 f"{location}: collection {name!r} uses {kind_of(function)} embeddings, not {embedding}; "
                 "open it with embedding='auto' or use another collection/path")
-        return client.get_collection(name, embedding_function=function), None
+        return client.get_collection(name, embedding_function=function), function, None
 
     @property
     def embedding(self) -> str:
         """The active embedding kind: dense | lexical | openai."""
-        function = self._collection._embedding_function
-        return kind_of(function) if function is not None else "unknown"
+        return kind_of(self._function)
 
     @property
     def embedding_description(self) -> str:
         """Human line naming the active embedding, with the fallback reason when there was one."""
-        function = self._collection._embedding_function
-        text = describe(function) if function is not None else "unknown"
+        text = describe(self._function)
         return f"{text} [fallback: {self.fallback_reason}]" if self.fallback_reason else text
 
     def count(self) -> int:
@@ -234,37 +242,52 @@ class IncidentMemory:
     def search(self, *, text: str, k: int = 3, metric: str | None = None, cause_kind: str | None = None,
                opened_after: datetime | None = None, opened_before: datetime | None = None,
                min_score: float = 0.0) -> list[SimilarIncident]:
-        """The ``k`` most similar past incidents, best first, optionally filtered by metadata."""
+        """The ``k`` most similar past incidents, best first, optionally filtered by metadata.
+
+        Filtered searches first take the nearest ``OVERSAMPLE`` incidents unfiltered and filter them
+        here: Chroma's own metadata-filtered query costs tens of ms per 10k incidents, this costs a few.
+        When fewer than ``k`` of those candidates match, Chroma's filtered query runs instead, so the
+        answer is the same either way.
+        """
         if not text or not text.strip():
             raise ValueError("search text is empty")
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
+        lo = _epoch(opened_after) if opened_after is not None else None
+        hi = _epoch(opened_before) if opened_before is not None else None
         conditions: list[dict[str, Any]] = []
         if metric:
             conditions.append({"metric": {"$eq": metric}})
         if cause_kind:
             conditions.append({"root_cause_kind": {"$eq": cause_kind}})
-        if opened_after is not None:
-            conditions.append({"opened_at_ts": {"$gte": _epoch(opened_after)}})
-        if opened_before is not None:
-            conditions.append({"opened_at_ts": {"$lte": _epoch(opened_before)}})
-        where: dict[str, Any] | None = None
-        if len(conditions) == 1:
-            where = conditions[0]
-        elif conditions:
-            where = {"$and": conditions}
+        if lo is not None:
+            conditions.append({"opened_at_ts": {"$gte": lo}})
+        if hi is not None:
+            conditions.append({"opened_at_ts": {"$lte": hi}})
+
+        def keep(meta: dict[str, Any]) -> bool:
+            ts = meta.get("opened_at_ts")
+            return ((not metric or meta.get("metric") == metric)
+                    and (not cause_kind or meta.get("root_cause_kind") == cause_kind)
+                    and (lo is None or (ts is not None and ts >= lo))
+                    and (hi is None or (ts is not None and ts <= hi)))
+
+        include: Any = ["metadatas", "distances"]
         with _reachable(self.location):
-            total = self._collection.count()
-            if total == 0:
-                return []
-            result = self._collection.query(query_texts=[text], n_results=min(k, total), where=where,
-                                            include=["metadatas", "distances"])  # type: ignore[list-item]
+            vector = self._function([text])[0]
+            if not conditions:
+                rows = _rows(self._collection.query(query_embeddings=[vector], n_results=k, include=include))
+            else:
+                pool = max(OVERSAMPLE, OVERSAMPLE_PER_HIT * k)
+                candidates = _rows(self._collection.query(query_embeddings=[vector], n_results=pool, include=include))
+                rows = [row for row in candidates if keep(row[1])][:k]
+                if len(rows) < k and len(candidates) == pool:  # not enough among the nearest: ask Chroma
+                    where = conditions[0] if len(conditions) == 1 else {"$and": conditions}
+                    rows = _rows(self._collection.query(query_embeddings=[vector], n_results=k, where=where,
+                                                        include=include))
         hits: list[SimilarIncident] = []
-        ids = result["ids"][0]
-        metas = (result.get("metadatas") or [[]])[0]
-        distances = (result.get("distances") or [[]])[0]
-        for incident_id, meta, distance in zip(ids, metas, distances, strict=True):
-            score = max(0.0, min(1.0, 1.0 - float(distance)))
+        for incident_id, meta, distance in rows:
+            score = max(0.0, min(1.0, 1.0 - distance))
             if score < min_score:
                 continue
             hits.append(SimilarIncident(
@@ -273,6 +296,14 @@ class IncidentMemory:
                 root_cause_id=_opt(meta.get("root_cause_id")),
                 root_cause_summary=str(meta.get("root_cause_summary", "")), opened_at=_opt(meta.get("opened_at"))))
         return hits
+
+
+def _rows(result: Any) -> list[tuple[str, dict[str, Any], float]]:
+    """(id, metadata, distance) triples of a single-query Chroma result, nearest first."""
+    ids = result["ids"][0] if result["ids"] else []
+    metas = (result.get("metadatas") or [[]])[0] or [{}] * len(ids)
+    distances = (result.get("distances") or [[]])[0] or [1.0] * len(ids)
+    return [(i, dict(m or {}), float(d)) for i, m, d in zip(ids, metas, distances, strict=True)]
 
 
 def _opt(value: object) -> str | None:

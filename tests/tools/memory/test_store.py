@@ -1,12 +1,16 @@
 import socket
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from chromadb.api.client import SharedSystemClient
 
 from tests.tools.memory.samples import HISTORY, write_history
-from tools.memory import HistoryIncident, IncidentMemory, MemoryUnavailable
+from tools.memory import HistoryIncident, IncidentMemory, MemoryUnavailable, store
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +164,65 @@ def test_unusable_folder_raises_memory_unavailable(tmp_path: Path):
     blocker.write_text("not a folder")
     with pytest.raises(MemoryUnavailable, match="cannot be opened"):
         IncidentMemory.open(path=blocker / "memory")
+
+
+@pytest.mark.parametrize("filters", [
+    {"metric": "raw_ip_share"},
+    {"metric": "moderation_backlog"},
+    {"cause_kind": "segment"},
+    {"opened_after": datetime(2025, 1, 1, tzinfo=UTC)},
+    {"opened_before": datetime(2024, 12, 31, tzinfo=UTC), "cause_kind": "change"},
+])
+def test_filtered_search_gives_the_same_answer_through_chromas_filter(memory: IncidentMemory, monkeypatch,
+                                                                       filters):
+    """With a tiny oversample the Python-side filter finds too few and Chroma's where-query answers."""
+    text = "privacy incident with logs and consent"
+    expected = memory.search(text=text, k=2, **filters)
+    monkeypatch.setattr(store, "OVERSAMPLE", 1)
+    monkeypatch.setattr(store, "OVERSAMPLE_PER_HIT", 1)
+    wheres = []
+    query = memory._collection.query
+
+    def spy(**kwargs):
+        wheres.append(kwargs.get("where"))
+        return query(**kwargs)
+
+    monkeypatch.setattr(memory._collection, "query", spy)
+    assert memory.search(text=text, k=2, **filters) == expected
+    assert expected and wheres[-1] is not None  # Chroma's filtered query did run
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path):
+    """A real `chroma run` server on a free localhost port, stopped after the test."""
+    binary = Path(sys.executable).with_name("chroma")
+    if not binary.exists():
+        pytest.skip("chroma CLI not installed next to this interpreter")
+    port = _closed_port()
+    proc = subprocess.Popen([str(binary), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/api/v2/heartbeat", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail("chroma server did not start")
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_http_server_roundtrip(chroma_server: str, history_file: Path):
+    mem = IncidentMemory.open(url=chroma_server)
+    assert mem.ingest_file(history_file).total == len(HISTORY)
+    assert {h.id for h in mem.search(text="unmasked visitor addresses in telemetry", k=2)} == {"INC-1", "INC-5"}
+    again = IncidentMemory.open(url=chroma_server)  # a new client rebuilds the stored embedding function
+    assert again.embedding == "dense" and again.count() == len(HISTORY)
+    assert again.search(text="moderators cannot keep up", k=1, metric="moderation_backlog")[0].id == "INC-4"
