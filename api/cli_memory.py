@@ -62,7 +62,8 @@ def ingest(
         raise _fail(str(exc), code=1) from None
     for error in report.errors:
         typer.echo(f"warning: {file} line {error.line} skipped: {error.message}", err=True)
-    typer.echo(f"ingested {report.ingested} incident(s) from {file} ({report.skipped} line(s) skipped); "
+    typer.echo(f"ingested {report.ingested} incident(s) from {file} ({report.unchanged} unchanged, "
+               f"{report.skipped} line(s) skipped); "
                f"{report.total} stored in {memory.location}; embedding: {memory.embedding_description}")
     if strict and report.skipped:
         raise typer.Exit(1)

@@ -71,7 +71,8 @@ class IngestReport(BaseModel):
 
     path: Path
     lines: int = Field(description="Non-blank lines read.")
-    ingested: int = Field(description="Incidents upserted (new or updated).")
+    ingested: int = Field(description="Distinct incidents from the file now in the store.")
+    unchanged: int = Field(0, description="Of those, already stored identically (not re-embedded).")
     skipped: int = Field(description="Lines rejected; see errors.")
     errors: list[LineError] = Field(default_factory=list)
     total: int = Field(description="Incidents in the store after ingest.")

@@ -216,15 +216,32 @@ class IncidentMemory:
             return self._collection.count()
 
     def upsert(self, incidents: Sequence[HistoryIncident]) -> int:
-        """Insert or update incidents by id; returns how many distinct ids were written."""
+        """Insert or update incidents by id; returns how many distinct incidents are now stored from them."""
+        return self._upsert(incidents)[0]
+
+    def _upsert(self, incidents: Sequence[HistoryIncident]) -> tuple[int, int]:
+        """Upsert, skipping incidents stored with the same text and metadata (no re-embedding).
+
+        The engine re-ingests a scenario's history on every run; unchanged lines then cost one
+        lookup instead of a model call. Returns (distinct incidents, of which unchanged).
+        """
         latest = {incident.id: incident for incident in incidents}  # a later duplicate id wins
         items = list(latest.values())
+        unchanged = 0
         with _reachable(self.location):
             for start in range(0, len(items), _BATCH):
                 chunk = items[start:start + _BATCH]
-                self._collection.upsert(ids=[i.id for i in chunk], documents=[incident_document(i) for i in chunk],
-                                        metadatas=[incident_metadata(i) for i in chunk])  # type: ignore[misc]
-        return len(items)
+                docs = [incident_document(i) for i in chunk]
+                metas = [incident_metadata(i) for i in chunk]
+                stored = self._collection.get(ids=[i.id for i in chunk], include=["documents", "metadatas"])
+                known = {sid: (doc, dict(meta or {})) for sid, doc, meta in
+                         zip(stored["ids"], stored["documents"] or [], stored["metadatas"] or [], strict=False)}
+                todo = [n for n, item in enumerate(chunk) if known.get(item.id) != (docs[n], metas[n])]
+                unchanged += len(chunk) - len(todo)
+                if todo:
+                    self._collection.upsert(ids=[chunk[n].id for n in todo], documents=[docs[n] for n in todo],
+                                            metadatas=[metas[n] for n in todo])  # type: ignore[misc]
+        return len(items), unchanged
 
     def ingest_file(self, path: Path) -> IngestReport:
         """Parse a history file and upsert its valid lines; bad lines are reported, never stored.
@@ -233,11 +250,12 @@ class IncidentMemory:
         or partly bad file never removes what the store already holds.
         """
         incidents, errors = parse_history(path)
-        written = self.upsert(incidents) if incidents else 0
+        stored, unchanged = self._upsert(incidents) if incidents else (0, 0)
         for error in errors:
             logger.warning("%s line %d skipped: %s", path, error.line, error.message)
-        return IngestReport(path=Path(path), lines=len(incidents) + len(errors), ingested=written,
-                            skipped=len(errors), errors=errors, total=self.count(), embedding=self.embedding)
+        return IngestReport(path=Path(path), lines=len(incidents) + len(errors), ingested=stored,
+                            unchanged=unchanged, skipped=len(errors), errors=errors, total=self.count(),
+                            embedding=self.embedding)
 
     def search(self, *, text: str, k: int = 3, metric: str | None = None, cause_kind: str | None = None,
                opened_after: datetime | None = None, opened_before: datetime | None = None,

@@ -226,3 +226,20 @@ def test_http_server_roundtrip(chroma_server: str, history_file: Path):
     again = IncidentMemory.open(url=chroma_server)  # a new client rebuilds the stored embedding function
     assert again.embedding == "dense" and again.count() == len(HISTORY)
     assert again.search(text="moderators cannot keep up", k=1, metric="moderation_backlog")[0].id == "INC-4"
+
+
+def test_reingest_skips_unchanged_incidents(tmp_path: Path, history_file: Path, monkeypatch):
+    mem = IncidentMemory.open(path=tmp_path / "m", embedding="lexical")
+    assert mem.ingest_file(history_file).unchanged == 0
+    embedded: list[str] = []
+    original = mem._function.__call__
+
+    def counting(input):
+        embedded.extend(input)
+        return original(input)
+
+    monkeypatch.setattr(mem._collection, "_embedding_function", counting)
+    rows = [dict(HISTORY[0], title="Raw client IPs in analytics event logs (edited)"), *HISTORY[1:]]
+    report = mem.ingest_file(write_history(tmp_path / "h2.jsonl", rows))
+    assert (report.ingested, report.unchanged, report.total) == (len(HISTORY), len(HISTORY) - 1, len(HISTORY))
+    assert len(embedded) == 1 and embedded[0].startswith("Raw client IPs in analytics event logs (edited)")
