@@ -60,6 +60,7 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.schema import MappingSchema
+from sqlglot.tokens import TokenType
 
 __all__ = [
     "RULES",
@@ -184,7 +185,8 @@ def compile_policy(policy: GuardPolicy) -> CompiledPolicy:
         columns[key] = tuple(_norm(c, dialect) for c in cols)
         display[key] = table
     pii = {_norm(t, dialect): frozenset(_norm(c, dialect) for c in cols) for t, cols in policy.pii.items()}
-    mapping = MappingSchema(policy.schema, dialect=dialect)
+    # MappingSchema refuses column-less tables; they stay readable (count(*)) through `columns`.
+    mapping = MappingSchema({t: cols for t, cols in policy.schema.items() if cols}, dialect=dialect)
     return CompiledPolicy(
         policy=policy,
         dialect=Dialect.get_or_raise(dialect),
@@ -380,7 +382,7 @@ def _check_literal_count(node: exp.Expr | None, clause: str) -> int | None:
     )
 
 
-_PLAIN, _WRITE, _UNSUPPORTED_KIND, _FUNC, _TABLE, _LIMIT, _OFFSET, _FETCH, _SESSION = range(9)
+_PLAIN, _WRITE, _UNSUPPORTED_KIND, _FUNC, _TABLE, _LIMIT, _OFFSET, _FETCH, _SESSION, _SELECT = range(10)
 _KIND_BY_TYPE: dict[type, int] = {}
 
 
@@ -404,6 +406,8 @@ def _kind(node_type: type) -> int:
             kind = _FETCH
         elif issubclass(node_type, exp.SessionParameter):
             kind = _SESSION
+        elif issubclass(node_type, exp.Select):
+            kind = _SELECT
         else:
             kind = _PLAIN
         _KIND_BY_TYPE[node_type] = kind
@@ -441,12 +445,15 @@ def _walk_checks(tree: exp.Expr) -> None:
         if kind == _FUNC:
             _check_function(node)
         elif kind == _TABLE:
-            if isinstance(node.this, exp.Func) and not isinstance(node.this, _SAFE_TABLE_FUNCS):
-                raise _Reject(
-                    "forbidden_function",
-                    f"table function {_func_sql_name(node.this)}() is not allowed; only catalog tables "
-                    "and unnest/generate_series/range may be used in FROM",
-                )
+            if isinstance(node.this, exp.Func):
+                if not isinstance(node.this, _SAFE_TABLE_FUNCS):
+                    raise _Reject(
+                        "forbidden_function",
+                        f"table function {_func_sql_name(node.this)}() is not allowed; only catalog tables "
+                        "and unnest/generate_series/range may be used in FROM",
+                    )
+            elif not isinstance(node.this, exp.Identifier):  # FROM ?, FROM $1, FROM (expr)...
+                raise _Reject("table_not_allowed", f"{node.sql()!r} is not a catalog table name")
         elif kind == _LIMIT:
             options = node.args.get("limit_options")
             if options is not None and options.args.get("percent"):
@@ -461,6 +468,8 @@ def _walk_checks(tree: exp.Expr) -> None:
             _check_literal_count(node.args.get("count"), "FETCH")
         elif kind == _SESSION:
             raise _Reject("forbidden_function", f"session parameter {node.sql()} is not allowed")
+        elif kind == _SELECT and not node.expressions:
+            raise _Reject("parse_error", "a SELECT has no output columns (a comment may have swallowed them)")
 
 
 def _context(node: exp.Expr) -> str:
@@ -516,7 +525,7 @@ def _check_catalog_table(table: exp.Table, compiled: CompiledPolicy) -> None:
         raise _Reject("table_not_allowed", f"table reference {table.sql()!r} is not a plain table name")
     name = name_node.name
     qualified = ".".join(p.name for p in table.parts)
-    known = ", ".join(sorted(compiled.display.values()))
+    known = ", ".join(sorted(compiled.display.values())) or "(none)"
     if name not in compiled.columns and _FILE_LIKE_RE.search(name):
         raise _Reject(
             "file_access",
@@ -917,6 +926,14 @@ def guard_sql(query: str | exp.Expr, *, policy: GuardPolicy) -> GuardResult:
         sql = _guard(query, compiled)
     except _Reject as rejection:
         return GuardResult(ok=False, sql=None, rule=rejection.rule, message=rejection.message)
+    except RecursionError:
+        return GuardResult(ok=False, rule="unsupported", message="the query is nested too deeply to analyse")
+    except Exception as err:  # noqa: BLE001 - a gate fails closed: an analysis crash is a refusal
+        return GuardResult(
+            ok=False,
+            rule="unsupported",
+            message=f"the guard could not analyse this query ({type(err).__name__}: {err})"[:500],
+        )
     return GuardResult(ok=True, sql=sql, rule=None, message=None)
 
 
@@ -977,9 +994,14 @@ def _guard(query: str | exp.Expr, compiled: CompiledPolicy) -> str:
     _force_limit(tree, policy.max_rows)
     try:
         # copy=False: the tree is ours and discarded; sqlglot would otherwise deep-copy it (~30% of the time).
-        return compiled.write.generate(tree, copy=False, comments=False, unsupported_level=ErrorLevel.RAISE)
+        sql = compiled.write.generate(tree, copy=False, comments=False, unsupported_level=ErrorLevel.RAISE)
+        # Defense in depth against generator bugs: what we hand out is one statement for the warehouse.
+        multi = any(token.token_type == TokenType.SEMICOLON for token in compiled.write.tokenize(sql))
     except SqlglotError as err:
         raise _Reject(
             "transpile_error",
             f"the query cannot be translated to {policy.write_dialect} without loss: {err}",
         ) from None
+    if multi:
+        raise _Reject("transpile_error", "the generated SQL would hold more than one statement")
+    return sql

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -344,6 +345,46 @@ def test_catalog_names_in_any_case_resolve(policy: GuardPolicy) -> None:
     )
     assert guard_sql("SELECT platform, count(*) FROM consent_events GROUP BY 1", policy=upper).ok
     assert guard_sql("SELECT ip_address FROM CONSENT_EVENTS", policy=upper).rule == "pii_exposed"
+
+
+def test_degenerate_catalogs_do_not_crash() -> None:
+    empty = GuardPolicy(read_dialect="duckdb", write_dialect="duckdb", schema={})
+    assert guard_sql("SELECT 1 AS x", policy=empty).ok
+    assert guard_sql("SELECT count(*) FROM t", policy=empty).rule == "table_not_allowed"
+    no_columns = GuardPolicy(read_dialect="duckdb", write_dialect="duckdb", schema={"t": {}, "u": {"a": "INT"}})
+    assert guard_sql("SELECT count(*) AS n FROM t", policy=no_columns).ok
+    assert guard_sql("SELECT a FROM u", policy=no_columns).ok
+
+
+def test_mutated_queries_never_crash_and_fail_closed(policy: GuardPolicy) -> None:
+    """Token-level mutations of the corpus (seeded): the guard always answers with a known rule, and
+    whatever it accepts is one statement with a forced LIMIT."""
+    rng = random.Random(20260314)
+    words = (
+        "SELECT FROM WHERE GROUP BY ORDER LIMIT UNION ALL WITH AS ( ) , ; * ' \" -- /* */ ip_address "
+        "device_id platform consent_events e.ip_address count( max( 1 'x' = AND OR NOT NULL JOIN ON LATERAL "
+        "unnest( DISTINCT EXCLUDE {'a': } [ ] :: . CASE WHEN THEN ELSE END OVER PARTITION QUALIFY ? $1"
+    ).split()
+    corpus = [case.sql for case in HOSTILE + LEGIT]
+    for _ in range(600):
+        tokens = rng.choice(corpus).split()
+        for _ in range(rng.randint(1, 3)):
+            if tokens:
+                i = rng.randrange(len(tokens))
+                roll = rng.random()
+                if roll < 0.33:
+                    del tokens[i]
+                elif roll < 0.66:
+                    tokens.insert(i, rng.choice(words))
+                else:
+                    tokens[i] = rng.choice(words)
+        result = guard_sql(" ".join(tokens), policy=policy)
+        if result.ok:
+            toks = sqlglot.tokenize(result.sql or "", read="duckdb")
+            assert not any(t.token_type == sqlglot.TokenType.SEMICOLON for t in toks), result.sql
+            assert "LIMIT" in (result.sql or "") or "FETCH" in (result.sql or "")
+        else:
+            assert result.rule in RULES and result.message
 
 
 def test_result_model_round_trips() -> None:

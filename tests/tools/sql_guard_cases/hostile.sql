@@ -27,6 +27,8 @@ SELECT platform FROM consent_events WHERE
 SELECT ip_address /* sqlglot.meta case_sensitive */ FROM consent_events
 -- @case sqlglot_meta_on_table parse_error
 SELECT count(*) FROM consent_events /* sqlglot.meta case_sensitive */
+-- @case comment_swallows_projection parse_error
+SELECT -- ip_address
 -- @case export_database_unparseable parse_error
 EXPORT DATABASE '/tmp/dump'
 -- @case delete_in_from_subquery parse_error
@@ -390,6 +392,10 @@ SELECT * FROM temp.main.scratch
 SELECT * FROM system.main.duckdb_settings
 -- @case quoted_qualified_table table_not_allowed
 SELECT count(*) FROM "information_schema"."tables"
+-- @case placeholder_as_table table_not_allowed
+SELECT count(*) FROM ?
+-- @case parameter_as_table table_not_allowed
+SELECT count(*) FROM $1
 -- @case backup_table table_not_allowed
 SELECT * FROM deployments_backup
 -- @case cte_shadow_then_real_qualified table_not_allowed
