@@ -96,7 +96,7 @@ def _reachable(where: str) -> Iterator[None]:
     try:
         yield
     except (httpx.HTTPError, ConnectionError, TimeoutError) as exc:
-        raise MemoryUnavailable(f"{where} is unreachable: {exc}") from exc
+        raise MemoryUnavailable(f"{where} is unreachable: {str(exc) or type(exc).__name__}") from exc
 
 
 def _http_client(url: str, *, connect_timeout_s: float, request_timeout_s: float) -> ClientAPI:
@@ -112,7 +112,7 @@ def _http_client(url: str, *, connect_timeout_s: float, request_timeout_s: float
         response = httpx.get(f"{base}/api/v2/heartbeat", timeout=connect_timeout_s)
         response.raise_for_status()
     except httpx.HTTPError as exc:
-        raise MemoryUnavailable(f"{where} is unreachable: {exc or type(exc).__name__}") from exc
+        raise MemoryUnavailable(f"{where} is unreachable: {str(exc) or type(exc).__name__}") from exc
     with _reachable(where):
         client = chromadb.HttpClient(host=parts.hostname, port=port, ssl=ssl,
                                      settings=ChromaSettings(anonymized_telemetry=False))

@@ -159,6 +159,15 @@ def test_server_down_raises_memory_unavailable():
         IncidentMemory.open(url=url)
 
 
+def test_server_that_never_answers_raises_instead_of_hanging():
+    with socket.socket() as sock:  # accepts connections (kernel backlog) but never replies
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        with pytest.raises(MemoryUnavailable, match="unreachable"):
+            IncidentMemory.open(url=url, connect_timeout_s=0.3)
+
+
 def test_unusable_folder_raises_memory_unavailable(tmp_path: Path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
