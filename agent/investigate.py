@@ -6,6 +6,7 @@ Steps do not know who called them; progress goes through a callback, never to st
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -598,21 +599,21 @@ def step_similar(ctx: Context, history: Path | None) -> tuple[list[SimilarOut], 
         ctx.limitations.append("incident memory not available in this build")
         return [], None
     settings = ctx.ws.settings
+    text = f"{ctx.incident.title}. {ctx.incident.description}"
     try:
         if history is not None:
-            import tempfile
-
-            tmp = Path(tempfile.mkdtemp(prefix="rca-memory-"))
-            memory = IncidentMemory.open(path=tmp, embedding=settings.embedding)
-            report = memory.ingest_file(history)
-            for err in getattr(report, "errors", [])[:5]:
-                ctx.limitations.append(f"history.jsonl line {err.line}: {err.message} (skipped)")
+            # A scenario's history is private to it: an ephemeral store, removed when done.
+            with tempfile.TemporaryDirectory(prefix="rca-memory-") as tmp:
+                memory = IncidentMemory.open(path=Path(tmp), embedding=settings.embedding)
+                report = memory.ingest_file(history)
+                for err in getattr(report, "errors", [])[:5]:
+                    ctx.limitations.append(f"history.jsonl line {err.line}: {err.message} (skipped)")
+                hits = memory.search(text=text, k=3)
         else:
             memory = IncidentMemory.open(path=settings.chroma_path if not settings.chroma_url else None,
                                          url=settings.chroma_url, embedding=settings.embedding)
-        text = f"{ctx.incident.title}. {ctx.incident.description}"
-        hits = memory.search(text=text, k=3)
-    except MemoryUnavailable as err:
+            hits = memory.search(text=text, k=3)
+    except (MemoryUnavailable, FileNotFoundError, OSError) as err:
         ctx.limitations.append(f"no similar incidents: {err}")
         return [], None
     out = [SimilarOut(id=h.id, score=round(h.score, 4), title=h.title, root_cause_kind=h.root_cause_kind,

@@ -7,6 +7,7 @@ exactly as run, so evidence can quote it.
 from __future__ import annotations
 
 import concurrent.futures
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -58,9 +59,14 @@ class Warehouse(Protocol):
     def run(self, sql: str, *, timeout_s: float = 30.0, max_rows: int = 10_000) -> QueryResult: ...
 
 
+_QUOTED = re.compile(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")")
+
+
 def _first_line(err: BaseException) -> str:
+    """First line of a driver error with quoted values redacted: they may be raw PII (e.g. a failed cast of an IP)."""
     text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+    line = text.splitlines()[0] if text else type(err).__name__
+    return _QUOTED.sub("'<redacted>'", line)
 
 
 class DuckDBWarehouse:
