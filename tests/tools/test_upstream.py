@@ -1,0 +1,157 @@
+"""tools.upstream on synthetic chains with a known cause, and on malformed input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tools.upstream import UpstreamResult, attribute_upstream
+
+GRAPH = [("a", "b"), ("b", "target"), ("c", "target")]
+N, K = 200, 10
+
+
+def _chain(shift: str | None, seed: int = 0, size: float = 5.0) -> tuple[pd.DataFrame, np.ndarray]:
+    """a -> b -> target <- c; `shift` moves one node's own noise in the last K rows."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(0, 1, N)
+    c = rng.normal(0, 1, N)
+    if shift == "a":
+        a[-K:] += size
+    b = 2.0 * a + rng.normal(0, 1, N)
+    if shift == "b":
+        b[-K:] += size
+    t = 1.5 * b + 0.5 * c + rng.normal(0, 1, N)
+    if shift == "target":
+        t[-K:] += 3 * size
+    mask = np.zeros(N, dtype=bool)
+    mask[-K:] = True
+    return pd.DataFrame({"a": a, "b": b, "c": c, "target": t}), mask
+
+
+def _run(df: pd.DataFrame, mask: np.ndarray, **kw) -> UpstreamResult:
+    return attribute_upstream(series=df, graph=GRAPH, target="target", anomaly=mask, **kw)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_shifted_root_ranks_first(seed: int) -> None:
+    res = _run(*_chain("a", seed))
+    assert res.scores[0].metric == "a"
+    top = res.scores[0]
+    assert top.shifted and top.node_z > 3 and top.contribution > 0
+    assert top.p_value is not None and top.p_value < 0.05
+    assert res.scores[0].metric != "c"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_target_own_noise_ranks_target_first(seed: int) -> None:
+    res = _run(*_chain("target", seed))
+    assert res.scores[0].metric == "target"
+    assert {s.metric for s in res.scores} == {"a", "b", "c", "target"}
+    assert res.scores[0].metric != "c"
+
+
+def test_middle_node_shift_ranks_middle_not_its_parent() -> None:
+    res = _run(*_chain("b", 3))
+    assert res.scores[0].metric == "b"
+    a = next(s for s in res.scores if s.metric == "a")
+    assert not a.shifted
+
+
+def test_contributions_add_up_to_the_target_change_and_shares_to_one() -> None:
+    df, mask = _chain("a", 4)
+    res = _run(df, mask)
+    total = sum(s.contribution for s in res.scores)
+    observed = df.loc[mask, "target"].mean() - df.loc[~mask, "target"].mean()
+    assert total == pytest.approx(observed, rel=0.25)
+    assert sum(s.share for s in res.scores) == pytest.approx(1.0)
+    assert all(0.0 <= s.share <= 1.0 for s in res.scores)
+
+
+def test_same_seed_same_answer() -> None:
+    df, mask = _chain("a", 5)
+    first, second = _run(df, mask, seed=7), _run(df, mask, seed=7)
+    assert [s.model_dump() for s in first.scores] == [s.model_dump() for s in second.scores]
+
+
+def test_reference_rows_ignore_a_level_shift_that_predates_the_window() -> None:
+    df, mask = _chain("a", 6)
+    df.loc[N - K - 3 :, "c"] += 8.0  # c moved before the window and stayed there
+    res = _run(df, mask, reference_rows=3)
+    c = next(s for s in res.scores if s.metric == "c")
+    assert abs(c.node_z) < 3
+    assert res.scores[0].metric == "a"
+
+
+def test_unlearnable_parent_gets_the_credit_through_a_blind_edge() -> None:
+    # a is constant in normal rows, so the regression of target on a learns nothing;
+    # when a drops in the window, the target's unexplained drop is passed to a.
+    rng = np.random.default_rng(8)
+    a = np.full(N, 100.0)
+    a[-K:] = 90.0
+    c = rng.normal(0, 1, N)
+    t = 0.5 * c + rng.normal(0, 0.1, N) + np.where(np.arange(N) >= N - K, -5.0, 0.0)
+    mask = np.arange(N) >= N - K
+    df = pd.DataFrame({"a": a, "c": c, "target": t})
+    graph = [("a", "target"), ("c", "target")]
+    res = attribute_upstream(series=df, graph=graph, target="target", anomaly=mask, direction=-1)
+    assert res.scores[0].metric == "a"
+    assert any("credit passed" in n for n in res.notes)
+    off = attribute_upstream(series=df, graph=graph, target="target", anomaly=mask, blind_edges="none")
+    assert off.scores[0].metric == "target"
+
+
+def test_missing_values_constant_columns_and_missing_graph_nodes_are_handled() -> None:
+    df, mask = _chain("a", 9)
+    df.loc[[3, 50, N - 2], "b"] = np.nan
+    df["k"] = 1.0
+    graph = [*GRAPH, ("k", "target"), ("ghost", "a")]
+    res = attribute_upstream(series=df, graph=graph, target="target", anomaly=mask)
+    assert res.scores[0].metric == "a"
+    assert any("ghost" in n for n in res.notes)
+    assert any(n.startswith("b:") and "imputed" in n for n in res.notes)
+    assert all(np.isfinite(s.contribution) and np.isfinite(s.node_z) for s in res.scores)
+
+
+def test_only_ancestors_are_candidates() -> None:
+    df, mask = _chain("a", 10)
+    df["downstream"] = df["target"] * 2
+    graph = [*GRAPH, ("target", "downstream"), ("x", "downstream")]
+    df["x"] = 0.0
+    res = attribute_upstream(series=df, graph=graph, target="target", anomaly=mask)
+    assert {s.metric for s in res.scores} == {"a", "b", "c", "target"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"target": "nope"}, "not a node of the graph"),
+        ({"graph": [*GRAPH, ("target", "a")]}, "cycle"),
+        ({"anomaly": np.zeros(N, dtype=bool)}, "no anomalous row"),
+        ({"anomaly": np.ones(N - 5, dtype=bool)}, "length"),
+        ({"anomaly": np.arange(N) >= 5}, "normal rows"),
+        ({"series": pd.DataFrame()}, "non-empty"),
+        ({"direction": 2}, "direction"),
+        ({"mechanisms": "forest"}, "mechanisms"),
+        ({"reference_rows": 0}, "reference_rows"),
+    ],
+)
+def test_malformed_input_raises_a_clear_value_error(change: dict, message: str) -> None:
+    df, mask = _chain("a", 11)
+    kw = {"series": df, "graph": GRAPH, "target": "target", "anomaly": mask, **change}
+    with pytest.raises(ValueError, match=message):
+        attribute_upstream(**kw)
+
+
+def test_text_column_and_missing_target_column_raise() -> None:
+    df, mask = _chain("a", 12)
+    bad = df.assign(b=["x"] * N)
+    with pytest.raises(ValueError, match=r"series\['b'\]"):
+        attribute_upstream(series=bad, graph=GRAPH, target="target", anomaly=mask)
+    with pytest.raises(ValueError, match="not a column"):
+        attribute_upstream(series=df.drop(columns="target"), graph=GRAPH, target="target", anomaly=mask)
+    empty_target = df.copy()
+    empty_target.loc[mask, "target"] = np.nan
+    with pytest.raises(ValueError, match="no value in the anomalous rows"):
+        attribute_upstream(series=empty_target, graph=GRAPH, target="target", anomaly=mask)
