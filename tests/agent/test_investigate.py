@@ -1,0 +1,231 @@
+"""End-to-end investigations: the spec's example scenario and a generated pii_leak_deploy scenario.
+
+Each scenario is investigated once per module (a few seconds each); the tests then read the report.
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import pathlib
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from agent.incident import InputError
+from agent.investigate import investigate_scenario
+from agent.report import Report
+from evals.generator import generate
+from tests.conftest import EXAMPLE, copy_scenario
+from tools.settings import Settings
+
+SPEC_KEYS = {"incident_id", "metric", "anomaly", "root_causes", "segments", "impact", "similar_incidents",
+             "evidence", "narrative"}
+CITATION = re.compile(r"\[(E\d+)\]")
+
+
+def _settings(tmp: Path) -> Settings:
+    return Settings(chroma_path=tmp / "memory", embedding="lexical")
+
+
+class _TruthWatch:
+    """Records every attempt to open a file named truth.json (the investigation must never read it)."""
+
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+
+    def wrap(self, fn: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            target = args[0] if args else kwargs.get("file")
+            if target is not None and str(target).endswith("truth.json"):
+                self.opened.append(str(target))
+            return fn(*args, **kwargs)
+        return wrapper
+
+    def patch(self, mp: pytest.MonkeyPatch) -> None:
+        mp.setattr(builtins, "open", self.wrap(builtins.open))
+        mp.setattr(io, "open", self.wrap(io.open))
+        for name in ("open", "read_text", "read_bytes"):
+            mp.setattr(pathlib.Path, name, self.wrap(getattr(pathlib.Path, name)))
+
+
+@pytest.fixture(scope="module")
+def example_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Report, list[str]]]:
+    tmp = tmp_path_factory.mktemp("inv-example")
+    scenario = copy_scenario(EXAMPLE, tmp / "example")
+    watch = _TruthWatch()
+    progress: list[str] = []
+    with pytest.MonkeyPatch.context() as mp:
+        watch.patch(mp)
+        report = investigate_scenario(scenario, settings=_settings(tmp), progress=progress.append)
+    assert progress and progress[0] == "loading workspace"
+    yield scenario, report, watch.opened
+
+
+@pytest.fixture(scope="module")
+def example(example_run: tuple[Path, Report, list[str]]) -> Report:
+    return example_run[1]
+
+
+@pytest.fixture(scope="module")
+def example_json(example: Report) -> str:
+    return example.model_dump_json()
+
+
+def test_report_has_the_spec_keys(example_json: str):
+    data = json.loads(example_json)
+    assert SPEC_KEYS <= set(data)
+    assert data["incident_id"] == "INC-EX-1" and data["metric"] == "age_gate_skip_rate"
+    assert {"start", "end", "baseline", "observed"} <= set(data["anomaly"])
+    assert {"affected_units", "evidence"} <= set(data["impact"])
+
+
+def test_top_root_cause_is_the_config_change(example: Report):
+    top = example.root_causes[0]
+    assert (top.kind, top.id, top.rank) == ("change", "cfg-17", 1)
+    assert top.effect is not None and top.ci is not None and top.ci[0] <= top.effect <= top.ci[1]
+    assert top.effect > 0 and top.p_value is not None and top.p_value < 0.01
+    assert {"placebo_treatment", "random_common_cause"} <= set(top.refutations)
+    assert top.score > max(rc.score for rc in example.root_causes[1:])
+
+
+def test_every_candidate_is_listed_best_first(example: Report):
+    changes = {rc.id for rc in example.root_causes if rc.kind == "change"}
+    assert changes == {"cfg-16", "cfg-17", "cfg-18"}            # the decoys are reported, not dropped
+    assert [rc.rank for rc in example.root_causes] == list(range(1, len(example.root_causes) + 1))
+    scores = [rc.score for rc in example.root_causes]
+    assert scores == sorted(scores, reverse=True)
+    for rc in example.root_causes:
+        if rc.kind == "segment":
+            assert rc.id == ",".join(sorted(rc.id.split(",")))  # dim=value pairs sorted by dimension
+
+
+def test_top_segment_is_region_eu(example: Report):
+    top = example.segments[0]
+    assert top.dimensions == {"region": "EU"}
+    assert top.share_of_change > 0.8 and top.observed > top.baseline
+
+
+def test_anomaly_starts_at_the_change(example: Report):
+    a = example.anomaly
+    assert a.direction == "up" and a.observed > a.baseline
+    onset = datetime.fromisoformat(a.onset or a.start)
+    assert abs(onset - datetime(2026, 5, 5, 16)) <= timedelta(hours=1)
+    assert datetime.fromisoformat(a.start) < datetime.fromisoformat(a.end) <= datetime(2026, 5, 6, 3)
+
+
+def test_impact_counts_distinct_affected_users_in_reach(example: Report):
+    """Recount from the CSV: distinct users in region EU who skipped the age gate inside the anomaly window."""
+    rows = pd.read_csv(EXAMPLE / "data" / "signups.csv", parse_dates=["signup_time"])
+    start, end = pd.Timestamp(example.anomaly.start), pd.Timestamp(example.anomaly.end)
+    hit = rows[(rows.region == "EU") & rows.age_gate_skipped & (rows.signup_time >= start) & (rows.signup_time < end)]
+    assert example.impact.affected_units == hit["user_id"].nunique() > 0
+
+
+def test_narrative_citations_exist(example: Report):
+    ids = {e.id for e in example.evidence}
+    cited = set(CITATION.findall(example.narrative))
+    assert cited and cited <= ids, cited - ids
+    assert "cfg-17" in example.narrative
+    for rc in example.root_causes:
+        assert set(rc.evidence) <= ids, (rc.id, rc.evidence)
+    assert set(example.impact.evidence) <= ids and set(example.anomaly.evidence) <= ids
+
+
+def test_every_number_in_the_narrative_paragraphs_is_cited(example: Report):
+    for para in example.narrative.split("\n\n")[1:]:
+        if re.search(r"\d\.\d", para):
+            assert CITATION.search(para), para
+
+
+def test_sql_evidence_carries_the_query_as_run(example: Report):
+    sql_items = [e for e in example.evidence if e.kind == "sql"]
+    assert len(sql_items) >= 4
+    for e in sql_items:
+        assert e.sql and e.sql.lstrip().upper().startswith(("SELECT", "WITH")), e
+        assert "LIMIT" in e.sql.upper()                          # guarded: the row cap is in the SQL as run
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="agent/investigate.py step_impact (and step_experiments) pass an evidence id as sql= "
+                          "(`sql=frame.attrs['evidence']`), so the impact item's `sql` is 'E12', not a query")
+def test_evidence_sql_field_only_ever_holds_sql(example: Report):
+    for e in example.evidence:
+        if e.sql is not None:
+            assert not re.fullmatch(r"E\d+", e.sql.strip()), e
+
+
+def test_no_raw_user_ids_anywhere_in_the_report(example_json: str):
+    rows = pd.read_csv(EXAMPLE / "data" / "signups.csv")
+    affected = rows.loc[rows.region.eq("EU") & rows.age_gate_skipped, "user_id"].unique().tolist()
+    sample = affected + rows["user_id"].head(50).tolist()
+    assert len(sample) > 100
+    leaked = [u for u in sample if u in example_json]
+    assert leaked == []
+
+
+def test_truth_json_is_never_opened(example_run: tuple[Path, Report, list[str]]):
+    scenario, _, opened = example_run
+    assert (scenario / "truth.json").is_file()
+    assert opened == []
+
+
+def test_similar_incident_from_history(example: Report):
+    assert [s.id for s in example.similar_incidents][:1] == ["INC-0901"]
+
+
+def test_missing_scenario_folder(tmp_path: Path):
+    with pytest.raises(InputError, match="scenario folder not found"):
+        investigate_scenario(tmp_path / "nope")
+
+
+def test_incident_without_metric_is_refused_offline_unless_the_text_names_it(tmp_path: Path):
+    scenario = copy_scenario(EXAMPLE, tmp_path / "s")
+    inc = json.loads((scenario / "incident.json").read_text())
+    del inc["metric"]
+    inc["title"], inc["description"] = "Something is off", "Users report odd sign-ups."
+    (scenario / "incident.json").write_text(json.dumps(inc))
+    with pytest.raises(InputError, match="metric: missing"):
+        investigate_scenario(scenario, settings=_settings(tmp_path))
+
+
+# ----------------------------------------------------------------------------- generated pii_leak_deploy
+
+
+@pytest.fixture(scope="module")
+def pii_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Report]:
+    tmp = tmp_path_factory.mktemp("inv-pii")
+    scenario = generate("pii_leak_deploy", seed=3, size="small", out=tmp / "pii")
+    return scenario, investigate_scenario(scenario, settings=_settings(tmp))
+
+
+def test_generated_pii_leak_scenario_runs_end_to_end(pii_run: tuple[Path, Report]):
+    scenario, report = pii_run
+    truth = json.loads((scenario / "truth.json").read_text())
+    incident = json.loads((scenario / "incident.json").read_text())
+    data = json.loads(report.model_dump_json())
+    assert SPEC_KEYS <= set(data)
+    assert report.incident_id == incident["id"] and report.metric == incident["metric"]
+    assert report.anomaly.window_source == "incident"
+    top = report.root_causes[0]
+    assert (top.kind, top.id) == (truth["root_cause"]["kind"], truth["root_cause"]["id"])
+    assert truth["segment"] in [s.dimensions for s in report.segments[:3]]
+    assert report.impact.affected_units == truth["affected_units"]
+    ids = {e.id for e in report.evidence}
+    assert set(CITATION.findall(report.narrative)) <= ids
+
+
+def test_generated_scenario_report_holds_no_pii_values(pii_run: tuple[Path, Report]):
+    scenario, report = pii_run
+    text = report.model_dump_json()
+    logs = pd.read_csv(scenario / "data" / "analytics_logs.csv", dtype=str)
+    hit = logs[logs["payload_has_raw_ip"] == "True"]
+    for column in ("user_id", "device_id", "ip_address"):
+        values = set(hit[column].dropna()) | set(logs[column].dropna().head(20))
+        assert values and not [v for v in values if v in text], column

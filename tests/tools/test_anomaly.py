@@ -1,0 +1,100 @@
+"""The anomaly detector on synthetic hourly series: level shifts, responder windows, noise and seasonality."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tools.anomaly import find_anomaly, regularize
+
+START = datetime(2026, 3, 1)
+HOUR = timedelta(hours=1)
+SHIFT_AT = 200                       # bucket index of the level shift (10 days of data = 240 buckets)
+ONSET = START + SHIFT_AT * HOUR
+
+
+def series(seed: int, *, hours: int = 240, shift: float = 0.0, season: float = 0.0, noise: float = 0.01,
+           n: int = 400, base: float = 0.10) -> pd.DataFrame:
+    """``bucket, value, n`` like the warehouse returns: a rate with noise, daily cycle and optional shift."""
+    rng = np.random.default_rng(seed)
+    buckets = pd.date_range(START, periods=hours, freq="h")
+    value = base + season * np.sin(2 * np.pi * buckets.hour.to_numpy() / 24) + rng.normal(0, noise, hours)
+    value[SHIFT_AT:] += shift
+    return pd.DataFrame({"bucket": buckets, "value": value, "n": n})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_level_shift_is_found_with_its_onset(seed: int):
+    s = series(seed, shift=0.05, season=0.03)
+    a = find_anomaly(s, grain="hour", higher_is_worse=True, detected_at=ONSET + 6 * HOUR)
+    assert a.found and a.source == "detected" and a.direction == "up"
+    assert abs(a.onset - ONSET) <= HOUR and abs(a.start - ONSET) <= HOUR
+    assert a.end > ONSET + 6 * HOUR            # the run covers the buckets up to detection at least
+    assert a.peak_z > 3 and a.score >= 6
+    assert {"bucket", "value", "n", "expected", "z"} <= set(a.series.columns)
+
+
+def test_drop_on_a_lower_is_worse_metric_is_found_going_down():
+    s = series(3, shift=-0.05, season=0.03)
+    a = find_anomaly(s, grain="hour", higher_is_worse=False, detected_at=ONSET + 6 * HOUR)
+    assert a.found and a.direction == "down" and abs(a.onset - ONSET) <= HOUR
+
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_responder_window_is_kept_and_the_earlier_onset_reported(seed: int):
+    window = (ONSET + 5 * HOUR, ONSET + 12 * HOUR)   # the alert fired five hours after the real start
+    a = find_anomaly(series(seed, shift=0.05, season=0.03), grain="hour", higher_is_worse=True,
+                     detected_at=ONSET + 10 * HOUR, window=window)
+    assert a.found and a.source == "incident"
+    assert (a.start, a.end) == window
+    assert a.onset < window[0] and abs(a.onset - ONSET) <= HOUR
+
+
+def test_window_on_a_quiet_series_reports_no_anomaly_and_no_earlier_onset():
+    window = (ONSET + 5 * HOUR, ONSET + 12 * HOUR)
+    a = find_anomaly(series(5), grain="hour", higher_is_worse=True, detected_at=ONSET + 10 * HOUR, window=window)
+    assert not a.found and a.onset == window[0] and (a.start, a.end) == window
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pure_noise_is_not_an_anomaly(seed: int):
+    a = find_anomaly(series(seed), grain="hour", higher_is_worse=True, detected_at=START + 230 * HOUR)
+    assert not a.found and a.score < 6
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_daily_seasonality_alone_is_not_an_anomaly(seed: int):
+    # the daily cycle swings +-5 noise sigmas: a detector without a seasonal baseline would fire every evening
+    a = find_anomaly(series(seed, season=0.05), grain="hour", higher_is_worse=True, detected_at=START + 230 * HOUR)
+    assert not a.found
+    # ... and the same cycle with a real shift on top is still found
+    b = find_anomaly(series(seed, season=0.05, shift=0.05), grain="hour", higher_is_worse=True,
+                     detected_at=ONSET + 6 * HOUR)
+    assert b.found and abs(b.onset - ONSET) <= HOUR
+
+
+def test_a_spike_on_almost_no_traffic_is_not_an_anomaly_but_on_full_traffic_it_is():
+    low = series(1)
+    low.loc[SHIFT_AT, ["value", "n"]] = [0.2, 4]      # 10 sigmas, from 4 rows
+    a = find_anomaly(low, grain="hour", higher_is_worse=True, detected_at=ONSET + 2 * HOUR)
+    assert not a.found
+    full = series(1)
+    full.loc[SHIFT_AT, "value"] = 0.2                 # the same jump from 400 rows
+    b = find_anomaly(full, grain="hour", higher_is_worse=True, detected_at=ONSET + 2 * HOUR)
+    assert b.found and b.start == ONSET
+
+
+def test_missing_buckets_are_filled_not_skipped():
+    s = series(0).drop(index=[10, 11, 12])
+    full = regularize(s, "hour")
+    assert len(full) == 240 and full["n"].iloc[10:13].tolist() == [0, 0, 0]
+    assert full["value"].iloc[10:13].isna().all()
+
+
+def test_empty_series_is_an_error():
+    with pytest.raises(ValueError, match="no data"):
+        find_anomaly(pd.DataFrame(columns=["bucket", "value", "n"]), grain="hour", higher_is_worse=True,
+                     detected_at=START)

@@ -1,0 +1,149 @@
+"""DoWhy change estimates on synthetic (region x hour) panels with a known, scoped effect.
+
+DoWhy's import is slow, so the refuted estimates are computed once per module.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tools.causal import ChangeCandidate, ChangeEstimate, estimate_change, exposure, treatment_column
+
+START = datetime(2026, 3, 1)
+H = timedelta(hours=1)
+HOURS = 96
+AT = START + 58 * H                      # the real change lands on day 3, 10:00
+END = START + HOURS * H
+EFFECT = 0.05
+REGION_LEVEL = {"EU": 0.0, "NA": 0.02, "APAC": -0.01}
+
+REAL = ChangeCandidate(source="deployments", id="d-real", at=AT, scope={"region": "EU", "platform": None})
+DECOY = ChangeCandidate(source="config", id="c-decoy", at=AT + timedelta(minutes=20), scope={"region": "NA"})
+LATE = ChangeCandidate(source="deployments", id="d-late", at=AT + 12 * H, scope={"region": "EU"})
+
+
+def panel(seed: int, *, effect: float = EFFECT, regions: tuple[str, ...] = ("EU", "NA", "APAC")) -> pd.DataFrame:
+    """``bucket, region, value, n``: a rate with region levels, a daily cycle, noise, and +effect in EU after AT."""
+    rng = np.random.default_rng(seed)
+    buckets = pd.date_range(START, periods=HOURS, freq="h")
+    frames = []
+    for region in regions:
+        value = (0.10 + REGION_LEVEL[region] + 0.02 * np.sin(2 * np.pi * buckets.hour.to_numpy() / 24)
+                 + rng.normal(0, 0.01, HOURS))
+        if region == "EU":
+            value = value + effect * (buckets >= pd.Timestamp(AT))
+        frames.append(pd.DataFrame({"bucket": buckets, "region": region, "value": value, "n": 500}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return panel(0)
+
+
+@pytest.fixture(scope="module")
+def real(data: pd.DataFrame) -> ChangeEstimate:
+    return estimate_change(panel=data, dims=["region"], change=REAL, others=[DECOY], grain="hour",
+                           window=(AT, END), refute=True)
+
+
+def test_scoped_effect_is_recovered_within_its_ci(real: ChangeEstimate):
+    assert real.design == "did"
+    assert real.ci[0] <= EFFECT <= real.ci[1] and real.ci[0] < real.effect < real.ci[1]
+    assert real.effect == pytest.approx(EFFECT, abs=0.01)
+    assert real.p_value < 1e-6
+    assert real.n_cells == 3 * HOURS and real.treated_cells == HOURS - 58
+    assert real.exposure == pytest.approx(1 / 3)      # EU is one third of the window's rows
+    assert real.adjusted_for == ["c-decoy"] and "c-decoy" in real.method
+
+
+def test_refutations_are_present_and_pass_for_the_real_cause(real: ChangeEstimate):
+    by_name = {r.name: r for r in real.refutations}
+    assert set(by_name) == {"placebo_treatment", "random_common_cause", "data_subset", "placebo_time"}
+    assert all(r.passed for r in real.refutations), [r.model_dump() for r in real.refutations]
+    assert abs(by_name["placebo_treatment"].new_effect) < 0.25 * real.effect
+    assert by_name["random_common_cause"].new_effect == pytest.approx(real.effect, rel=0.1)
+
+
+def test_concurrent_decoy_with_another_scope_gets_no_effect(data: pd.DataFrame):
+    decoy = estimate_change(panel=data, dims=["region"], change=DECOY, others=[REAL], grain="hour",
+                            window=(AT, END), refute=False)
+    assert decoy.ci[0] <= 0 <= decoy.ci[1]
+    assert abs(decoy.effect) < 0.1 * EFFECT and decoy.p_value > 0.05
+    assert decoy.adjusted_for == ["d-real"] and decoy.refutations == []
+
+
+def test_change_after_the_effect_onset_fails_the_placebo_time_check(data: pd.DataFrame):
+    late = estimate_change(panel=data, dims=["region"], change=LATE, others=[], grain="hour", window=(AT, END),
+                           refute=True)
+    placebo = next(r for r in late.refutations if r.name == "placebo_time")
+    assert not placebo.passed and placebo.new_effect > 0.2 * EFFECT   # the effect was already there before it
+    assert late.effect < EFFECT
+
+
+def test_no_effect_change_has_a_ci_around_zero():
+    est = estimate_change(panel=panel(5, effect=0.0), dims=["region"], change=REAL, others=[], grain="hour",
+                          window=(AT, END), refute=False)
+    assert est.ci[0] <= 0 <= est.ci[1] and abs(est.effect) < 0.01
+
+
+def test_change_reaching_everything_uses_an_interrupted_time_series():
+    one = panel(2, regions=("EU",)).drop(columns="region")
+    everywhere = ChangeCandidate(source="deployments", id="d-all", at=AT, scope={"region": None})
+    est = estimate_change(panel=one, dims=[], change=everywhere, others=[], grain="hour", window=(AT, END),
+                          refute=False)
+    assert est.design == "its" and "interrupted time series" in est.method
+    assert est.effect == pytest.approx(EFFECT, rel=0.2) and est.exposure == 1.0
+
+
+def test_twin_change_with_the_same_scope_and_hour_is_noted_not_adjusted(data: pd.DataFrame):
+    twin = ChangeCandidate(source="config", id="c-twin", at=AT + timedelta(minutes=5), scope={"region": "EU"})
+    est = estimate_change(panel=data, dims=["region"], change=REAL, others=[twin], grain="hour", window=(AT, END),
+                          refute=False)
+    assert est.adjusted_for == [] and any("c-twin" in n for n in est.notes)
+
+
+@pytest.mark.parametrize("change", [
+    ChangeCandidate(source="x", id="future", at=END + 10 * H, scope={"region": "EU"}),
+    ChangeCandidate(source="x", id="elsewhere", at=AT, scope={"region": "MARS"}),
+])
+def test_change_reaching_no_cell_is_an_error(data: pd.DataFrame, change: ChangeCandidate):
+    with pytest.raises(ValueError, match=f"change {change.id} reaches no cell"):
+        estimate_change(panel=data, dims=["region"], change=change, others=[], grain="hour", window=(AT, END),
+                        refute=False)
+
+
+def test_treatment_starts_in_the_bucket_the_change_lands_in_by_the_half_bucket_rule():
+    p = pd.DataFrame({"bucket": pd.date_range(START, periods=3, freq="h"), "region": ["EU", "EU", "NA"], "n": 1})
+    early = ChangeCandidate(source="x", id="a", at=START + timedelta(minutes=20), scope={"region": "EU"})
+    late = ChangeCandidate(source="x", id="b", at=START + timedelta(minutes=40), scope={"region": "EU"})
+    assert treatment_column(p, ["region"], early, "hour").tolist() == [1.0, 1.0, 0.0]
+    assert treatment_column(p, ["region"], late, "hour").tolist() == [0.0, 1.0, 0.0]
+    assert exposure(p, ["region"], late, "hour", START, START + 3 * H) == pytest.approx(1 / 3)
+
+
+def test_candidate_scope_helpers():
+    assert REAL.covers({"region": "EU"}) and not REAL.covers({"region": "NA"})
+    assert REAL.touches({"region": "EU", "platform": "ios"}) and REAL.touches({"platform": "ios"})
+    assert not REAL.touches({"region": "NA"})
+    assert REAL.scope_text() == "region=EU"
+    assert ChangeCandidate(source="x", id="y", at=AT, scope={"region": None}).scope_text() == "all"
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="tools/causal.py: the DoWhy regression runs on FWL residuals without a "
+                          "degrees-of-freedom correction for the absorbed fixed effects, so the CI is ~19% too "
+                          "narrow (p-values too small) versus the equivalent dummy regression")
+def test_ci_matches_the_full_two_way_fixed_effects_regression(data: pd.DataFrame, real: ChangeEstimate):
+    import statsmodels.formula.api as smf
+
+    frame = data.assign(t=treatment_column(data, ["region"], REAL, "hour"),
+                        o=treatment_column(data, ["region"], DECOY, "hour"), b=data["bucket"].astype(str))
+    fit = smf.wls("value ~ t + o + C(region) + C(b)", data=frame, weights=frame["n"]).fit()
+    lo, hi = fit.conf_int().loc["t"]
+    assert real.effect == pytest.approx(fit.params["t"], rel=1e-6)   # same coefficient (FWL) ...
+    assert (real.ci[1] - real.ci[0]) / (hi - lo) == pytest.approx(1.0, abs=0.05)   # ... and the same uncertainty
