@@ -221,6 +221,16 @@ def rank_components(result: UpstreamResult) -> list[str]:
     return seen
 
 
+def rank_components_from_report(report: dict) -> list[str]:
+    """Component ids, best first, from an engine report (spec section 5): its upstream causes only."""
+    ranked = sorted(report.get("root_causes", []), key=lambda rc: rc.get("rank", 0))
+    seen: list[str] = []
+    for rc in ranked:
+        if rc.get("kind") == "upstream" and component_of(str(rc.get("id"))) not in seen:
+            seen.append(component_of(str(rc["id"])))
+    return seen
+
+
 def load_scenario_inputs(scenario: Path) -> tuple[pd.DataFrame, list[tuple[str, str]], str, np.ndarray, int]:
     """Series, graph, target, anomaly mask and bad direction from a scenario (never reads truth.json)."""
     catalog = yaml.safe_load((scenario / "catalog.yaml").read_text())

@@ -17,6 +17,7 @@ from evals.petshop import (
     convert,
     load_scenario_inputs,
     rank_components,
+    rank_components_from_report,
     upstream_ranker,
 )
 from tools.upstream import UpstreamResult, UpstreamScore
@@ -108,6 +109,17 @@ def test_rank_components_keeps_first_occurrence() -> None:
         notes=[],
     )
     assert rank_components(res) == ["b", "a"]
+
+
+def test_rank_components_from_an_engine_report() -> None:
+    report = {
+        "root_causes": [
+            {"rank": 2, "kind": "upstream", "id": "a_latency"},
+            {"rank": 1, "kind": "change", "id": "deploy-1"},
+            {"rank": 3, "kind": "upstream", "id": "b_latency"},
+        ]
+    }
+    assert rank_components_from_report(report) == ["a", "b"]
 
 
 def test_attribution_runs_on_a_known_issue(scenario: Path) -> None:
