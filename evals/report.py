@@ -17,6 +17,7 @@ class RunMeta(BaseModel):
 
     date: str
     commit: str
+    title: str = "rca evaluation"
     size: str = ""
     engine_mode: str = "inproc"
     scenarios: int = 0
@@ -107,7 +108,10 @@ def render_markdown(scores: Sequence[ScenarioScore], meta: RunMeta, *, title: st
 
 
 def write_chart(scores: Sequence[ScenarioScore], path: Path, *, title: str = "AC@1 per family") -> Path:
-    """Grouped bars of AC@1 per family (and overall), one bar per system; n/a groups are left empty."""
+    """Grouped bars of AC@1 per family (and overall), one bar per system.
+
+    A system that does not apply to a family gets no bar; a real 0 is marked with a "0" so the two differ.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -117,7 +121,7 @@ def write_chart(scores: Sequence[ScenarioScore], path: Path, *, title: str = "AC
     systems = system_order([s.system for s in scores])
     groups = [*sorted({s.family for s in scores}), "overall"]
     width = 0.8 / max(1, len(systems))
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(groups) * max(1, len(systems)) * 0.45 + 2), 4.2))
+    fig, ax = plt.subplots(figsize=(min(14.0, max(6.0, 0.95 * len(groups) + 2)), 4.5))
     for i, system in enumerate(systems):
         xs, ys = [], []
         for j, g in enumerate(groups):
@@ -125,13 +129,16 @@ def write_chart(scores: Sequence[ScenarioScore], path: Path, *, title: str = "AC
             if agg is not None and agg.n and agg.ac[1] is not None:
                 xs.append(j + (i - (len(systems) - 1) / 2) * width)
                 ys.append(agg.ac[1])
-        ax.bar(xs, ys, width=width, label=system)
+        bars = ax.bar(xs, ys, width=width, label=system)
+        for x, y in zip(xs, ys, strict=True):
+            if y == 0:
+                ax.text(x, 0.01, "0", ha="center", va="bottom", fontsize=7, color=bars.patches[0].get_facecolor())
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels(groups, rotation=30, ha="right")
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.2)
     ax.set_ylabel("AC@1")
     ax.set_title(title)
-    ax.legend(fontsize=8, ncol=min(4, len(systems)))
+    ax.legend(fontsize=8, ncol=min(4, len(systems)), loc="upper left")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -370,6 +370,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--petshop", action="store_true", help="run the PetShop external benchmark instead")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--rerender", type=Path, default=None, metavar="JSON",
+                   help="re-write the markdown and chart from a raw results JSON without running anything")
     return p.parse_args(argv)
 
 
@@ -390,6 +392,18 @@ def _limit(scenarios: list[Scenario], n: int) -> list[Scenario]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``make eval``; returns a process exit code (0 even when answers are wrong)."""
     args = _parse(argv)
+    if args.rerender:
+        raw = json.loads(args.rerender.read_text())
+        meta = RunMeta.model_validate(raw["meta"])
+        records = [RunRecord.model_validate(r) for r in raw["results"]]
+        stem = args.rerender.stem
+        md, png = args.out / f"{stem}.md", args.out / f"{stem}.png"
+        args.out.mkdir(parents=True, exist_ok=True)
+        scores = [r.score for r in records if r.score is not None]
+        write_chart(scores, png, title=f"{meta.title}: AC@1 per family")
+        md.write_text(render_markdown(scores, meta, title=meta.title, chart=png.name))
+        print(f"re-rendered {md} and {png} from {args.rerender}")
+        return 0
     started = time.perf_counter()
     key_for: Callable[[Scenario], KeyFn] | None = None
     stem, title = "latest", "rca evaluation"
@@ -430,7 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                       key_for=key_for, progress=None if args.quiet else say)
     meta = RunMeta(date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), commit=git_commit(),
                    size="petshop" if args.petshop else args.size, engine_mode=args.engine,
-                   scenarios=len(scenarios), wall_s=time.perf_counter() - started, workers=args.workers)
+                   scenarios=len(scenarios), wall_s=time.perf_counter() - started, workers=args.workers,
+                   title=title)
     if args.limit or args.families:
         meta.notes.append(f"partial run: --limit {args.limit} --families {args.families}")
     md, png, raw = write_outputs(records, meta, out_dir=args.out, stem=stem, title=title)
