@@ -454,7 +454,7 @@ def step_experiments(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> li
                                    effect=est.effect, ci=list(est.ci), p_value=est.p_value,
                                    arms=[a.model_dump() for a in est.arms], exposure=exposure,
                                    explained_share=explained, started=started.isoformat(),
-                                   randomized=True, sql=arms_f.attrs["evidence"])
+                                   randomized=True, sql_evidence=arms_f.attrs["evidence"])
             out.append(Candidate(
                 kind="experiment", id=exp_id, title=f"experiment {exp_id} (arm {est.arm} vs {est.control})",
                 features=f, effect=est.effect, ci=est.ci, p_value=est.p_value, timing=ttext,
@@ -585,7 +585,7 @@ def step_impact(ctx: Context, top: Candidate | None, anomaly: AnomalyWindow) -> 
     n = int(frame["affected_units"].iloc[0] or 0)
     text = ("treatment arm of " + top.id if experiment else
             ", ".join(f"{d}={v}" for d, v in sorted((reach or {}).items())) or "all")
-    eid = ctx.evidence.add("impact", "Affected units", sql=frame.attrs["evidence"], affected_units=n, reach=text,
+    eid = ctx.evidence.add("impact", "Affected units", sql_evidence=frame.attrs["evidence"], affected_units=n, reach=text,
                            window=[anomaly.start.isoformat(), anomaly.end.isoformat()],
                            affected_when=m.affected_when)
     return ImpactOut(affected_units=n, reach=text, evidence=[eid, frame.attrs["evidence"]])

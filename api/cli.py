@@ -20,7 +20,7 @@ app = typer.Typer(help="Root-cause analysis for privacy and trust-and-safety inc
                   pretty_exceptions_enable=False)
 catalog_app = typer.Typer(help="Workspace catalog commands.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 out_console = Console()
 
 try:  # the incident-memory commands live in their own module

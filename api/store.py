@@ -31,7 +31,7 @@ class Store:
     """Thin repository over SQLAlchemy Core; one instance per app."""
 
     def __init__(self, url: str) -> None:
-        if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine = sa.create_engine(url)
         metadata.create_all(self.engine)

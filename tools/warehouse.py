@@ -148,7 +148,8 @@ def _load_table(con: duckdb.DuckDBPyConnection, path: Path, ts_cols: set[str]) -
             con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet('{lit}')")
             cols = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {table}").fetchall()]
             for name, dtype in cols:
-                if name.lower() in ts_cols and "TIMESTAMP" not in dtype.upper():
+                zoned = "TIME ZONE" in dtype.upper() or dtype.upper().startswith("TIMESTAMPTZ")
+                if name.lower() in ts_cols and ("TIMESTAMP" not in dtype.upper() or zoned):
                     _retype(con, table, name, "timestamp", path)
             return
         con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_csv('{lit}', all_varchar=true, header=true)")
@@ -159,7 +160,9 @@ def _load_table(con: duckdb.DuckDBPyConnection, path: Path, ts_cols: set[str]) -
     for n in names:
         q = _quote(n)
         probes.append(f"count({q})")
-        for kind in ("BIGINT", "DOUBLE", "BOOLEAN"):
+        # Integers by pattern: DuckDB's TRY_CAST('0.4' AS BIGINT) rounds instead of failing.
+        probes.append(f"count(CASE WHEN regexp_full_match(trim({q}), '[+-]?[0-9]+') THEN 1 END)")
+        for kind in ("DOUBLE", "BOOLEAN"):
             probes.append(f"count(try_cast({q} AS {kind}))")
     counts = con.execute(f"SELECT {', '.join(probes)} FROM {table}").fetchone() or ()
     for i, n in enumerate(names):

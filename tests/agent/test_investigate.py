@@ -152,9 +152,6 @@ def test_sql_evidence_carries_the_query_as_run(example: Report):
         assert "LIMIT" in e.sql.upper()                          # guarded: the row cap is in the SQL as run
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="agent/investigate.py step_impact (and step_experiments) pass an evidence id as sql= "
-                          "(`sql=frame.attrs['evidence']`), so the impact item's `sql` is 'E12', not a query")
 def test_evidence_sql_field_only_ever_holds_sql(example: Report):
     for e in example.evidence:
         if e.sql is not None:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.exc import OperationalError
 
 from api.main import create_app
 from tests.conftest import EXAMPLE, copy_scenario, write_mini_scenario
@@ -154,10 +153,6 @@ def test_broken_workspace_is_503_naming_the_problem(tmp_path: Path):
         assert "metrics.age_gate_skip_rate.timestamp" in r.json()["detail"] and "signed_up_at" in r.json()["detail"]
 
 
-@pytest.mark.xfail(strict=True, raises=OperationalError,
-                   reason="api/store.py Store.__init__ creates the parent folder of a relative SQLite path but "
-                          "skips absolute ones (sqlite:////...), so the app fails to start with 'unable to open "
-                          "database file'")
 def test_state_folder_is_created_for_an_absolute_sqlite_path(mini_root: Path, tmp_path: Path):
     with _client(mini_root, tmp_path / "new" / "state") as c:
         assert c.get("/api/v1/investigations").json() == []

@@ -169,10 +169,6 @@ def test_bad_input_is_exit_2_with_an_error_and_no_traceback(kind: str, example_d
 
 
 @pytest.mark.parametrize("kind", BAD)
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="api/cli.py: errors go through rich's Console(stderr=True).print, which wraps at the "
-                          "terminal width (80 when stderr is not a terminal), so a long one-line error is split "
-                          "over several lines")
 def test_bad_input_error_is_a_single_line(kind: str, example_dir: Path):
     scenario, fragment = make_bad(kind, example_dir)
     result = runner.invoke(app, ["investigate", str(scenario), "--json", "--quiet"], env=WIDTH)
