@@ -585,7 +585,8 @@ def step_impact(ctx: Context, top: Candidate | None, anomaly: AnomalyWindow) -> 
     n = int(frame["affected_units"].iloc[0] or 0)
     text = ("treatment arm of " + top.id if experiment else
             ", ".join(f"{d}={v}" for d, v in sorted((reach or {}).items())) or "all")
-    eid = ctx.evidence.add("impact", "Affected units", sql_evidence=frame.attrs["evidence"], affected_units=n, reach=text,
+    eid = ctx.evidence.add("impact", "Affected units", sql_evidence=frame.attrs["evidence"], affected_units=n,
+                           reach=text,
                            window=[anomaly.start.isoformat(), anomaly.end.isoformat()],
                            affected_when=m.affected_when)
     return ImpactOut(affected_units=n, reach=text, evidence=[eid, frame.attrs["evidence"]])
