@@ -152,9 +152,9 @@ def step_anomaly(ctx: Context) -> tuple[AnomalyWindow, pd.DataFrame, str]:
             raise InputError(f"metric {m.name} has no data in the incident window "
                              f"{inc.window.start.isoformat()} .. {inc.window.end.isoformat()}")
     window = (inc.window.start, inc.window.end) if inc.window else None
+    rate = not is_additive(m, ctx.dialect)
     anomaly = find_anomaly(series, grain=ctx.grain, higher_is_worse=m.higher_is_worse,
-                           detected_at=inc.detected_at, window=window,
-                           rate=not is_additive(m, ctx.dialect))
+                           detected_at=inc.detected_at, window=window, rate=rate)
     if not anomaly.found:
         ctx.limitations.append("the metric's movement is within its normal noise: no candidate can be confident")
     return anomaly, series, series.attrs["evidence"]
@@ -639,7 +639,7 @@ def investigate(*, workspace: Workspace, incident: Incident, history: Path | Non
     levels = step_levels(ctx, anomaly)
     progress("segments")
     segments, seg_eid = step_segments(ctx, levels)
-    if segments and segments[0].excess > 0.1:
+    if segments and segments[0].excess > 0.2 and segment_significance(segments[0]) >= 0.8:
         refined = step_segment_onset(ctx, anomaly, segments[0])
         if refined is not None and refined != levels.analysis_period[0]:
             anomaly.onset = refined

@@ -116,7 +116,7 @@ def _fast_best_run(z: np.ndarray, last_start: int, first_end: int = 0) -> tuple[
     return best, best_a, best_b
 
 
-def refine_onset(z: np.ndarray, a: int, b: int, reach: int = 24) -> int:
+def refine_onset(z: np.ndarray, a: int, b: int, reach: int = 24, ahead: int | None = None) -> int:
     """Sharpen a run's start with the classic single change-point estimate (two-phase mean shift).
 
     The excess run starts at the first bucket above the small drift allowance, which noise moves hours
@@ -133,7 +133,8 @@ def refine_onset(z: np.ndarray, a: int, b: int, reach: int = 24) -> int:
     csum = np.cumsum(seg)
     total = csum[-1]
     best, best_tau = -np.inf, a
-    for k in range(2, n - 1):            # k buckets before the split
+    last = n - 1 if ahead is None else min(n - 1, a - lo + ahead + 1)
+    for k in range(max(2, a - lo - reach), last):            # k buckets before the split
         before = csum[k - 1] / k
         after = (total - csum[k - 1]) / (n - k)
         stat = (after - before) * np.sqrt(k * (n - k) / n)
@@ -143,7 +144,7 @@ def refine_onset(z: np.ndarray, a: int, b: int, reach: int = 24) -> int:
 
 
 def onset_on(series: pd.DataFrame, *, grain: str, start: datetime, end: datetime, rate: bool,
-             sign: float) -> datetime | None:
+             sign: float, reach: int = 24, ahead: int = 8) -> datetime | None:
     """Onset of a shift on a (segment's) series, searched around [start, end): sharper than the total's."""
     if series.empty:
         return None
@@ -154,7 +155,7 @@ def onset_on(series: pd.DataFrame, *, grain: str, start: datetime, end: datetime
     b = int(np.clip(np.searchsorted(b_arr, np.datetime64(end)) - 1, 0, len(s) - 1))
     if b - a < 1:
         return None
-    return pd.Timestamp(s["bucket"].iloc[refine_onset(z, a, b)]).to_pydatetime()
+    return pd.Timestamp(s["bucket"].iloc[refine_onset(z, a, b, reach=reach, ahead=ahead)]).to_pydatetime()
 
 
 def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, detected_at: datetime,
@@ -185,7 +186,7 @@ def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, det
         candidates.sort(key=lambda c: c[0] * (1.0 if c[1] == preferred else 0.7), reverse=True)
         score, sign, a, b = candidates[0]
         found = score >= MIN_SCORE
-        a = refine_onset(sign * z_raw, a, b)
+        a = refine_onset(sign * z_raw, a, b, reach=6, ahead=6)
         start, end = buckets[a], buckets[b] + step
         onset = start
         source = "detected"
@@ -198,7 +199,7 @@ def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, det
         score, a, b = _best_run(sign * z_raw, lo, wb, (wa, wb)) if wb - lo < 400 else \
             _fast_best_run(sign * z_raw, wb, wa)
         found = score >= MIN_SCORE
-        a = refine_onset(sign * z_raw, a, b)
+        a = refine_onset(sign * z_raw, a, b, reach=6, ahead=6)
         start, end = w_start, w_end
         onset = buckets[a] if found and buckets[a] < w_start else w_start
         source = "incident"

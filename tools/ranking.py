@@ -8,8 +8,8 @@
 * refutation: (passed + 1) / (run + 1): each failed refuter costs a share; none run = neutral-ish.
 * timing: 1 when the cause lands at or before the onset (within ``max_lag`` buckets), decaying
   exponentially (4-bucket scale, floor 0.1) for causes long before it (an effect would have shown
-  sooner), 0.6 within two buckets after the detected onset (onsets are uncertain), and 0.05 for one
-  that lands later (it cannot have started the anomaly).
+  sooner), 0.8 / 0.5 / 0.25 within one / two / three buckets after the detected onset (onsets are
+  uncertain), and 0.05 for one that lands later (it cannot have started the anomaly).
 * design: 1.0 for randomized and difference-in-differences evidence, 0.75 for an interrupted time series
   (no untreated comparison), graph attributions and segments are scored by their own evidence.
 * anomaly: 1.0 when the detector found a real change, 0.35 when the "anomaly" is indistinguishable from
@@ -43,13 +43,30 @@ class Features(BaseModel):
 
 
 def timing_fit(cause_at: datetime, onset: datetime, step: timedelta, *, max_lag_buckets: int = 3) -> tuple[float, str]:
-    """How well a cause's time fits the onset, and a sentence saying why."""
-    lag = (onset - cause_at) / step      # > 0: cause before the onset
-    if lag < -2.0:
-        return 0.05, f"lands {abs(lag):.0f} buckets after the onset: it cannot have started the anomaly"
+    """How well a cause's time fits the onset, and a sentence saying why.
+
+    Tolerances are in buckets but never finer than minutes can resolve: at minute grain an onset is
+    uncertain by several minutes, and a delay of a quarter of an hour is still "at the onset".
+    """
+    unit = max(step, timedelta(minutes=10))
+    lag = (onset - cause_at) / unit      # > 0: cause before the onset, in tolerance units
+    lag_text = _human(onset - cause_at)
+    if lag < -3.0:
+        return 0.05, f"lands {_human(cause_at - onset)} after the onset: it cannot have started the anomaly"
     if lag < 0:
-        return 0.6, f"lands {abs(lag):.1f} bucket(s) after the detected onset (within its uncertainty)"
+        # The detected onset is uncertain by a bucket or two: lose credit gradually, not at once.
+        fit = {0: 0.8, 1: 0.5, 2: 0.25}[int(abs(lag))]
+        return fit, f"lands {_human(cause_at - onset)} after the detected onset (onsets are uncertain)"
     if lag <= max_lag_buckets:
-        return 1.0, "lands at the onset" if lag < 1 else f"lands {lag:.0f} bucket(s) before the onset"
+        return 1.0, "lands at the onset" if lag < 1 else f"lands {lag_text} before the onset"
     decay = max(0.1, math.exp(-(lag - max_lag_buckets) / 4.0))
-    return decay, f"lands {lag:.0f} buckets before the onset (an effect would have shown sooner)"
+    return decay, f"lands {lag_text} before the onset (an effect would have shown sooner)"
+
+
+def _human(delta: timedelta) -> str:
+    minutes = abs(delta.total_seconds()) / 60
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes / 1440:.1f} days"
