@@ -505,7 +505,8 @@ def step_upstream(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> list[
     mask = (series.index >= pd.Timestamp(levels.analysis_period[0])) & (series.index < pd.Timestamp(anomaly.end))
     sub = [(u, d) for u, d in ctx.catalog.graph if u in nodes and d in nodes]
     try:
-        result = attribute_upstream(series=series, graph=sub, target=ctx.metric.name, anomaly=mask)
+        result = attribute_upstream(series=series, graph=sub, target=ctx.metric.name, anomaly=mask,
+                                    direction=1 if anomaly.direction == "up" else -1)
     except ValueError as err:
         ctx.limitations.append(f"upstream attribution not possible: {err}")
         return []
