@@ -96,7 +96,8 @@ def sql(scenario: Annotated[Path, typer.Argument(help="Scenario or workspace fol
                    "elapsed_ms": round(result.elapsed_ms, 2), "truncated": result.truncated}
         sys.stdout.write(json.dumps(payload, default=str) + "\n")
         return
-    table = Table(title=result.sql, title_justify="left")
+    err_console.print(result.sql, markup=False, highlight=False, style="dim")
+    table = Table()
     for c in result.columns:
         table.add_column(c)
     for row in result.rows:
