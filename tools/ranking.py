@@ -8,7 +8,7 @@
 * refutation: (passed + 1) / (run + 1): each failed refuter costs a share; none run = neutral-ish.
 * timing: 1 when the cause lands at or before the onset (within ``max_lag`` buckets), decaying
   exponentially (4-bucket scale, floor 0.1) for causes long before it (an effect would have shown
-  sooner), 0.8 / 0.5 / 0.25 within one / two / three buckets after the detected onset (onsets are
+  sooner), 0.9 / 0.7 / 0.5 within one / two / three buckets after the detected onset (onsets are
   uncertain), and 0.05 for one that lands later (it cannot have started the anomaly).
 * design: 1.0 for randomized and difference-in-differences evidence, 0.75 for an interrupted time series
   (no untreated comparison), graph attributions and segments are scored by their own evidence.
@@ -55,7 +55,7 @@ def timing_fit(cause_at: datetime, onset: datetime, step: timedelta, *, max_lag_
         return 0.05, f"lands {_human(cause_at - onset)} after the onset: it cannot have started the anomaly"
     if lag < 0:
         # The detected onset is uncertain by a bucket or two: lose credit gradually, not at once.
-        fit = {0: 0.8, 1: 0.5, 2: 0.25}[int(abs(lag))]
+        fit = {0: 0.9, 1: 0.7, 2: 0.5}[int(abs(lag))]
         return fit, f"lands {_human(cause_at - onset)} after the detected onset (onsets are uncertain)"
     if lag <= max_lag_buckets:
         return 1.0, "lands at the onset" if lag < 1 else f"lands {lag_text} before the onset"
