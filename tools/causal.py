@@ -134,6 +134,13 @@ def _design(panel: pd.DataFrame, dims: list[str], treated: np.ndarray, grain: st
 
 def prepare(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, others: list[ChangeCandidate],
             grain: str, at: datetime | None = None) -> tuple[pd.DataFrame, str, list[str], list[str]]:
+    frame, design, adjusted, notes, _ = prepare_with_df(panel, dims, change, others, grain, at)
+    return frame, design, adjusted, notes
+
+
+def prepare_with_df(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, others: list[ChangeCandidate],
+                    grain: str, at: datetime | None = None) -> tuple[pd.DataFrame, str, list[str], list[str], int]:
+    """``prepare`` plus how many parameters the partialled-out fixed effects used (for the degrees of freedom)."""
     """Residualized frame (y, t, other treatments) ready for DoWhy, the design and the adjusted names."""
     treated = treatment_column(panel, dims, change, grain, at)
     frame = pd.DataFrame({"y": panel["value"].to_numpy(dtype=float), "t": treated}, index=panel.index)
@@ -158,7 +165,26 @@ def prepare(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, other
     dropped = set(cols) - set(keep)
     if dropped:
         adjusted = [a for i, a in enumerate(adjusted) if f"o{i}" not in dropped]
-    return scaled[keep], design, adjusted, notes
+    absorbed = sum(len(pd.unique(g)) for g in groups) - len(groups) + (extra.shape[1] if extra is not None else 0)
+    return scaled[keep], design, adjusted, notes, int(absorbed)
+
+
+def correct_df(effect: float, ci: tuple[float, float], *, n: int, regressors: int, absorbed: int
+               ) -> tuple[tuple[float, float], float]:
+    """Widen the CI and redo the p-value for the fixed effects partialled out before the regression.
+
+    The residual regression counts n - 1 - regressors degrees of freedom; the equivalent dummy regression has
+    ``absorbed`` fewer. Same coefficient (Frisch-Waugh-Lovell), honest uncertainty.
+    """
+    from scipy import stats
+
+    df_r = max(n - 1 - regressors, 1)
+    df_full = max(df_r - absorbed, 1)
+    se = (ci[1] - ci[0]) / (2 * stats.t.ppf(0.975, df_r))
+    se_full = se * np.sqrt(df_r / df_full)
+    half = stats.t.ppf(0.975, df_full) * se_full
+    p = float(2 * stats.t.sf(abs(effect) / se_full, df_full)) if se_full > 0 else 0.0
+    return (effect - half, effect + half), p
 
 
 def identifiable(frame: pd.DataFrame, raw_t: np.ndarray) -> bool:
@@ -263,7 +289,7 @@ def estimate_change(*, panel: pd.DataFrame, dims: list[str], change: ChangeCandi
                     refute: bool = True, seed: int = 0, sims: int = 10) -> ChangeEstimate:
     """DoWhy backdoor estimate of the change's effect on the metric in its scope, with refuters."""
     panel = panel[panel["n"] > 0].reset_index(drop=True)
-    frame, design, adjusted, notes = prepare(panel, dims, change, others, grain)
+    frame, design, adjusted, notes, absorbed = prepare_with_df(panel, dims, change, others, grain)
     treated = int((treatment_column(panel, dims, change, grain) > 0).sum())
     if treated == 0:
         raise ValueError(f"change {change.id} reaches no cell of the analysed data")
@@ -275,6 +301,8 @@ def estimate_change(*, panel: pd.DataFrame, dims: list[str], change: ChangeCandi
     else:
         effect, ci, p = _ols_ci(frame)
         refutations = []
+    ci, p = correct_df(effect, ci, n=len(frame), regressors=frame.shape[1] - (1 if refute else 2),
+                       absorbed=absorbed)
     engine = "dowhy backdoor.linear_regression" if refute else "screening OLS (same adjustment set; not refuted)"
     method = (f"{engine} on FWL residuals; adjusted for segment + time-bucket fixed "
               "effects (difference-in-differences)" if design == "did" else

@@ -134,10 +134,6 @@ def test_candidate_scope_helpers():
     assert ChangeCandidate(source="x", id="y", at=AT, scope={"region": None}).scope_text() == "all"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="tools/causal.py: the DoWhy regression runs on FWL residuals without a "
-                          "degrees-of-freedom correction for the absorbed fixed effects, so the CI is ~19% too "
-                          "narrow (p-values too small) versus the equivalent dummy regression")
 def test_ci_matches_the_full_two_way_fixed_effects_regression(data: pd.DataFrame, real: ChangeEstimate):
     import statsmodels.formula.api as smf
 
