@@ -139,11 +139,16 @@ def prepare(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, other
 
 
 def prepare_with_df(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, others: list[ChangeCandidate],
-                    grain: str, at: datetime | None = None) -> tuple[pd.DataFrame, str, list[str], list[str], int]:
-    """``prepare`` plus how many parameters the partialled-out fixed effects used (for the degrees of freedom)."""
-    """Residualized frame (y, t, other treatments) ready for DoWhy, the design and the adjusted names."""
+                    grain: str, at: datetime | None = None, extra_cols: dict[str, np.ndarray] | None = None
+                    ) -> tuple[pd.DataFrame, str, list[str], list[str], int]:
+    """``prepare`` plus how many parameters the partialled-out fixed effects used (for the degrees of freedom).
+
+    ``extra_cols`` are residualized like the treatment and kept (e.g. a lead indicator for a pre-trend test).
+    """
     treated = treatment_column(panel, dims, change, grain, at)
     frame = pd.DataFrame({"y": panel["value"].to_numpy(dtype=float), "t": treated}, index=panel.index)
+    for name, values in (extra_cols or {}).items():
+        frame[name] = values
     adjusted: list[str] = []
     notes: list[str] = []
     for i, other in enumerate(others):
@@ -161,7 +166,7 @@ def prepare_with_df(panel: pd.DataFrame, dims: list[str], change: ChangeCandidat
     cols = list(frame.columns)
     resid = _partial_out(frame, cols, groups, w, extra)
     scaled = resid.mul(np.sqrt(w), axis=0)
-    keep = [c for c in cols if c in {"y", "t"} or scaled[c].abs().max() > 1e-9]
+    keep = [c for c in cols if c in {"y", "t", *(extra_cols or {})} or scaled[c].abs().max() > 1e-9]
     dropped = set(cols) - set(keep)
     if dropped:
         adjusted = [a for i, a in enumerate(adjusted) if f"o{i}" not in dropped]
@@ -271,6 +276,31 @@ def placebo_time(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, 
                       detail=f"same change moved {shift / timedelta(hours=1):g}h earlier: effect {new:.4g}")
 
 
+def pre_trend(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, others: list[ChangeCandidate],
+              grain: str, effect: float) -> Refutation:
+    """Event-study lead: was the change's scope already moving in the buckets just before it?
+
+    A cause cannot act before it lands; a scope that had already shifted (an external surge that a later
+    change happens to touch) fails, whatever the onset estimate says. Lead window: 3 buckets, at least 30 min.
+    """
+    step = GRAIN_DELTA[grain]
+    k = max(3, int(np.ceil(timedelta(minutes=30) / step)))
+    post = treatment_column(panel, dims, change, grain)
+    lead = treatment_column(panel, dims, change, grain, at=change.at - k * step) - post
+    if lead.sum() == 0 or post.sum() == 0:
+        return Refutation(name="pre_trend", passed=True, detail="not run: no buckets just before the change")
+    frame, _, _, _, _ = prepare_with_df(panel, dims, change, others, grain, extra_cols={"lead": lead})
+    if frame["lead"].abs().max() < 1e-9:
+        return Refutation(name="pre_trend", passed=True, detail="not run: the lead is absorbed by fixed effects")
+    import statsmodels.api as sm
+
+    fit = sm.OLS(frame["y"], frame.drop(columns=["y"])).fit()
+    coef, p = float(fit.params["lead"]), float(fit.pvalues["lead"])
+    moving = p <= 0.05 and np.sign(coef) == np.sign(effect) and abs(coef) >= 0.5 * abs(effect)
+    return Refutation(name="pre_trend", passed=not moving, new_effect=coef, p_value=p,
+                      detail=f"scope vs rest in the {k} buckets before the change: {coef:.4g} (p={p:.2g})")
+
+
 def exposure(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, grain: str, start: datetime,
              end: datetime) -> float:
     """Share of the anomaly window's rows that the change reached."""
@@ -301,6 +331,7 @@ def estimate_change(*, panel: pd.DataFrame, dims: list[str], change: ChangeCandi
     else:
         effect, ci, p = _ols_ci(frame)
         refutations = []
+    refutations.append(pre_trend(panel, dims, change, others, grain, effect))
     ci, p = correct_df(effect, ci, n=len(frame), regressors=frame.shape[1] - (1 if refute else 2),
                        absorbed=absorbed)
     engine = "dowhy backdoor.linear_regression" if refute else "screening OLS (same adjustment set; not refuted)"
