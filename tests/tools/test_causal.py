@@ -63,7 +63,7 @@ def test_scoped_effect_is_recovered_within_its_ci(real: ChangeEstimate):
 
 def test_refutations_are_present_and_pass_for_the_real_cause(real: ChangeEstimate):
     by_name = {r.name: r for r in real.refutations}
-    assert set(by_name) == {"placebo_treatment", "random_common_cause", "data_subset", "placebo_time"}
+    assert set(by_name) == {"placebo_treatment", "random_common_cause", "data_subset", "placebo_time", "pre_trend"}
     assert all(r.passed for r in real.refutations), [r.model_dump() for r in real.refutations]
     assert abs(by_name["placebo_treatment"].new_effect) < 0.25 * real.effect
     assert by_name["random_common_cause"].new_effect == pytest.approx(real.effect, rel=0.1)
@@ -74,7 +74,16 @@ def test_concurrent_decoy_with_another_scope_gets_no_effect(data: pd.DataFrame):
                             window=(AT, END), refute=False)
     assert decoy.ci[0] <= 0 <= decoy.ci[1]
     assert abs(decoy.effect) < 0.1 * EFFECT and decoy.p_value > 0.05
-    assert decoy.adjusted_for == ["d-real"] and decoy.refutations == []
+    assert decoy.adjusted_for == ["d-real"]
+    assert [r.name for r in decoy.refutations] == ["pre_trend"]      # screening runs only the cheap lead test
+
+
+def test_change_landing_after_its_scope_already_moved_fails_the_pre_trend_test(data: pd.DataFrame):
+    late = REAL.model_copy(update={"id": "late", "at": AT + timedelta(hours=4)})
+    est = estimate_change(panel=data, dims=["region"], change=late, others=[], grain="hour", window=(AT, END),
+                          refute=False)
+    lead = next(r for r in est.refutations if r.name == "pre_trend")
+    assert not lead.passed, lead.detail
 
 
 def test_change_after_the_effect_onset_fails_the_placebo_time_check(data: pd.DataFrame):
