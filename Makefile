@@ -17,7 +17,7 @@ $(STAMP): requirements.lock pyproject.toml
 setup: $(STAMP)
 
 demo: setup
-	@test -f $(WORKSPACE)/catalog.yaml || $(BIN)/python -m evals.generator --family pii_leak_deploy --seed 7 --size small --out $(WORKSPACE)
+	@test -f $(WORKSPACE)/catalog.yaml || $(BIN)/python -m evals.generator --family pii_leak_deploy --seed 1 --size small --out $(WORKSPACE)
 
 run: demo
 	RCA_WORKSPACE_DIR=$(WORKSPACE) $(BIN)/uvicorn api.main:app --host 127.0.0.1 --port 8000
