@@ -303,7 +303,7 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
     step = GRAIN_DELTA[ctx.grain]
     onset = levels.analysis_period[0]
     panels: dict[tuple[str, ...], pd.DataFrame] = {}
-    results: list[tuple[ChangeCandidate, ChangeEstimate | None, str | None, list[str]]] = []
+    results: list[tuple[ChangeCandidate, str | None, list[str]]] = []   # change, panel evidence, notes
     filters = {k: str(v) for k, v in ctx.incident.filters.items()}
     excluded = [c for _, c in changes if any(c.scope.get(d) not in (None, v) for d, v in filters.items())]
     changes = [(n, c) for n, c in changes if c not in excluded]
@@ -337,16 +337,16 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
     for _name, change in changes:
         outside = [f"{d}={v}" for d, v in change.scope.items() if v is not None and d not in m.dimensions]
         notes = [f"scope on {', '.join(outside)} is not a dimension of {m.name}: treated as all"] if outside else []
-        results.append((change, None, panel_for(panel_dims(change)).attrs.get("evidence"), notes))
+        results.append((change, panel_for(panel_dims(change)).attrs.get("evidence"), notes))
     # First pass: screening effects without refuters; second pass: DoWhy + refuters on the strongest.
     estimates: dict[str, ChangeEstimate | str] = {}
-    for change, _, _, _ in results:
+    for change, _, _ in results:
         try:
             estimates[change.id] = estimate(change, refute=False)
         except ValueError as err:
             estimates[change.id] = str(err)
     prelim = []
-    for change, _, _, _ in results:
+    for change, _, _ in results:
         est = estimates[change.id]
         if isinstance(est, ChangeEstimate):
             f = _change_features(est, levels, anomaly, change, onset, step)
@@ -359,7 +359,7 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
         Candidate(kind="change", id=c.id, title=c.description or c.id, features=Features(explained=0.0),
                   reasons=[f"its scope ({c.scope_text()}) lies outside the incident's population "
                            f"({', '.join(f'{d}={v}' for d, v in sorted(filters.items()))})"]) for c in excluded]
-    for change, _, panel_eid, notes in results:
+    for change, panel_eid, notes in results:
         est = estimates[change.id]
         title = change.description or change.id
         if isinstance(est, str):

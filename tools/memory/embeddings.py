@@ -80,8 +80,18 @@ def _load_minilm(model_path: str | None, max_length: int, threads: int | None) -
     return session, tokenizer
 
 
+class _UnitVectorSpaces(EmbeddingFunction[Documents]):
+    """Both local embeddings return unit vectors: cosine by default, any metric works."""
+
+    def default_space(self) -> Space:
+        return "cosine"
+
+    def supported_spaces(self) -> list[Space]:
+        return ["cosine", "ip", "l2"]
+
+
 @register_embedding_function
-class MiniLMOnnxEmbedding(EmbeddingFunction[Documents]):
+class MiniLMOnnxEmbedding(_UnitVectorSpaces):
     """all-MiniLM-L6-v2 (int8 ONNX), mean pooling + L2 norm, as sentence-transformers does it."""
 
     MODEL = "all-MiniLM-L6-v2-int8"
@@ -114,12 +124,6 @@ class MiniLMOnnxEmbedding(EmbeddingFunction[Documents]):
             pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
             out[idx] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return list(out)
-
-    def default_space(self) -> Space:
-        return "cosine"
-
-    def supported_spaces(self) -> list[Space]:
-        return ["cosine", "ip", "l2"]
 
     def get_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {"model": self.MODEL, "max_length": self.max_length,
@@ -163,7 +167,7 @@ def _stem(word: str) -> str:
 
 
 @register_embedding_function
-class HashingEmbedding(EmbeddingFunction[Documents]):
+class HashingEmbedding(_UnitVectorSpaces):
     """Signed feature hashing of stemmed words with sublinear tf; deterministic across processes."""
 
     def __init__(self, *, dim: int = 1024) -> None:
@@ -190,12 +194,6 @@ class HashingEmbedding(EmbeddingFunction[Documents]):
             else:
                 out[row, 0] = 1.0  # an empty text still needs a valid unit vector
         return list(out)
-
-    def default_space(self) -> Space:
-        return "cosine"
-
-    def supported_spaces(self) -> list[Space]:
-        return ["cosine", "ip", "l2"]
 
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim}
