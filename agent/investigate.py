@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sqlglot import exp
 
@@ -484,6 +485,13 @@ def _experiment_exposure(ctx: Context, src, exp_id: str, control: str, start: da
     return n / total_rows if total_rows else 0.0
 
 
+def daily_phase(index: pd.DatetimeIndex, grain: str) -> np.ndarray | None:
+    """Hour of day per bucket when the grain is sub-daily and two days are covered; else no seasons."""
+    if grain not in {"minute", "hour"} or len(index) == 0 or index[-1] - index[0] < pd.Timedelta(days=2):
+        return None
+    return np.asarray(index.hour)
+
+
 def step_upstream(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> list[Candidate]:
     """Attribute the anomaly to upstream metrics of the graph with dowhy.gcm."""
     ancestors = ctx.catalog.ancestors(ctx.metric.name)
@@ -506,7 +514,8 @@ def step_upstream(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> list[
     sub = [(u, d) for u, d in ctx.catalog.graph if u in nodes and d in nodes]
     try:
         result = attribute_upstream(series=series, graph=sub, target=ctx.metric.name, anomaly=mask,
-                                    direction=1 if anomaly.direction == "up" else -1)
+                                    direction=1 if anomaly.direction == "up" else -1,
+                                    seasons=daily_phase(series.index, ctx.grain))
     except ValueError as err:
         ctx.limitations.append(f"upstream attribution not possible: {err}")
         return []

@@ -155,3 +155,40 @@ def test_text_column_and_missing_target_column_raise() -> None:
     empty_target.loc[mask, "target"] = np.nan
     with pytest.raises(ValueError, match="no value in the anomalous rows"):
         attribute_upstream(series=empty_target, graph=GRAPH, target="target", anomaly=mask)
+
+
+def _daily(seed: int, drop: float) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Hourly staff -> backlog over 8 days; staff follows a strong day/night rhythm and drops in the last 10 h."""
+    rng = np.random.default_rng(seed)
+    hours = np.arange(8 * 24)
+    phase = hours % 24
+    rhythm = 10 + 8 * np.sin(2 * np.pi * phase / 24)
+    staff = rhythm + rng.normal(0, 0.5, len(hours))
+    mask = hours >= len(hours) - 10
+    staff[mask] *= 1 - drop
+    backlog = np.maximum(0, 2.0 * (rhythm - staff) + rng.normal(0, 0.5, len(hours)))
+    target = 0.5 * backlog + rng.normal(0, 0.3, len(hours))
+    return pd.DataFrame({"staff": staff, "backlog": backlog, "target": target}), mask, phase
+
+
+def test_a_shift_hidden_in_the_daily_rhythm_is_found_once_the_rhythm_is_removed() -> None:
+    df, mask, phase = _daily(0, drop=0.35)
+    graph = [("staff", "backlog"), ("backlog", "target")]
+    plain = attribute_upstream(series=df, graph=graph, target="target", anomaly=mask, direction=1)
+    staff_plain = next(s for s in plain.scores if s.metric == "staff")
+    assert abs(staff_plain.node_z) < 3  # within the day/night range: looks normal
+    seasonal = attribute_upstream(series=df, graph=graph, target="target", anomaly=mask, direction=1, seasons=phase)
+    staff = next(s for s in seasonal.scores if s.metric == "staff")
+    assert staff.node_z < -3 and staff.shifted
+    assert seasonal.scores[0].metric == "staff"
+    assert any("seasonal profile removed" in n and "staff" in n for n in seasonal.notes)
+
+
+def test_seasons_without_a_rhythm_leave_the_series_alone() -> None:
+    df, mask = _chain("a", 0)
+    phase = np.arange(len(df)) % 24
+    res = _run(df, mask, seasons=phase)
+    assert not any("seasonal profile removed" in n for n in res.notes)
+    assert res.scores[0].metric == "a"
+    with pytest.raises(ValueError, match="seasons"):
+        _run(df, mask, seasons=phase[:-1])
