@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tools.causal import ChangeCandidate, ChangeEstimate, estimate_change, exposure, treatment_column
+from tools.causal import ChangeCandidate, ChangeEstimate, estimate_change, exposure, scope_onset, treatment_column
 
 START = datetime(2026, 3, 1)
 H = timedelta(hours=1)
@@ -84,6 +84,16 @@ def test_change_landing_after_its_scope_already_moved_fails_the_pre_trend_test(d
                           refute=False)
     lead = next(r for r in est.refutations if r.name == "pre_trend")
     assert not lead.passed, lead.detail
+
+
+def test_scope_onset_finds_where_the_scope_moved_not_where_the_change_landed(data: pd.DataFrame):
+    late = REAL.model_copy(update={"id": "late", "at": AT + timedelta(hours=8)})
+    assert scope_onset(data, ["region"], late, "hour", direction=1.0) == AT
+    assert scope_onset(data, ["region"], REAL, "hour", direction=1.0) == AT
+    est = estimate_change(panel=data, dims=["region"], change=late, others=[], grain="hour", window=(AT, END),
+                          refute=False)
+    lead = next(r for r in est.refutations if r.name == "pre_trend")
+    assert not lead.passed and "8 buckets" in lead.detail and "p <= 0.01" in lead.detail, lead.detail
 
 
 def test_change_after_the_effect_onset_fails_the_placebo_time_check(data: pd.DataFrame):
