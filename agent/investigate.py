@@ -369,7 +369,7 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
             out.append(cand)
             continue
         f = _change_features(est, levels, anomaly, change, onset, step)
-        tfit, ttext = timing_fit(change.at, onset, step)
+        tfit, ttext = timing_fit(change.at, onset, step, until=timing_until(anomaly))
         reasons = [f"{ttext} ({change.at.isoformat()} vs onset {onset.isoformat()})"]
         reasons.append(f"explains {f.explained:.0%} of the observed change (effect {est.effect:.4g} in scope x "
                        f"{est.exposure:.0%} of the window's rows)")
@@ -390,6 +390,37 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
     return out
 
 
+def incident_sign(levels: Levels, anomaly: AnomalyWindow) -> float:
+    """+1 if the incident is the metric going up: the measured change when it is clear, else the direction
+    the detector worked in (the worsening one), since a within-noise change can have either sign."""
+    if anomaly.found:
+        return 1.0 if levels.delta >= 0 else -1.0
+    return 1.0 if anomaly.direction == "up" else -1.0
+
+
+def explained_share(effect: float, exposure: float, p_value: float | None, levels: Levels,
+                    anomaly: AnomalyWindow) -> float:
+    """Share of the observed change a candidate accounts for (effect x exposure / change).
+
+    When the series shows no clear anomaly the observed change is noise and a ratio to it means nothing
+    (it can even have the wrong sign while a diluted cause is real). Then the share is how clearly the
+    candidate itself moved the metric in the incident's direction: z of its own estimate, 1 -> 0, 4 -> 1.
+    """
+    if anomaly.found:
+        return effect * exposure / levels.delta if levels.delta else 0.0
+    if p_value is None or effect * incident_sign(levels, anomaly) <= 0:
+        return 0.0
+    from scipy.stats import norm
+
+    z = float(norm.isf(max(p_value, 1e-300) / 2))
+    return min(1.0, max(0.0, (z - 1.0) / 3.0))
+
+
+def timing_until(anomaly: AnomalyWindow) -> datetime | None:
+    """End of the analysed period when the series gave no clear onset (timing then cannot discriminate)."""
+    return None if anomaly.found else anomaly.end
+
+
 def concurrent(change: ChangeCandidate, all_changes: list[ChangeCandidate], step: timedelta) -> list[ChangeCandidate]:
     """Changes to adjust for: those in the 24 h before it (pre-treatment confounders) and those in the same
     two buckets after it (indistinguishable in time otherwise); later ones are post-treatment and left out."""
@@ -403,8 +434,8 @@ def _seed(text: str) -> int:
 
 def _change_features(est: ChangeEstimate, levels: Levels, anomaly: AnomalyWindow, change: ChangeCandidate,
                      onset: datetime, step: timedelta) -> Features:
-    explained = est.effect * est.exposure / levels.delta if levels.delta else 0.0
-    tfit, _ = timing_fit(change.at, onset, step)
+    explained = explained_share(est.effect, est.exposure, est.p_value, levels, anomaly)
+    tfit, _ = timing_fit(change.at, onset, step, until=timing_until(anomaly))
     return Features(explained=explained, p_value=est.p_value,
                     refutations_passed=sum(r.passed for r in est.refutations), refutations_run=len(est.refutations),
                     timing=tfit, design=1.0 if est.design == "did" else 0.75,
@@ -437,7 +468,7 @@ def step_experiments(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> li
                              f"{m.name} per arm of {exp_id} after assignment")
             arms = [ArmStats(arm=str(r["arm"]), units=int(r["units"]), mean=float(r["mean"]),
                              var=float(r["var"] or 0.0)) for _, r in arms_f.iterrows() if r["mean"] is not None]
-            direction = 1.0 if levels.delta >= 0 else -1.0
+            direction = incident_sign(levels, anomaly)
             try:
                 est: ExperimentEstimate = estimate_experiment(experiment_id=exp_id, control=src.control, arms=arms,
                                                               direction=direction, started=started)
@@ -446,8 +477,8 @@ def step_experiments(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> li
                                      features=Features(), reasons=[f"not estimable: {err}"]))
                 continue
             exposure = _experiment_exposure(ctx, src, exp_id, est.control, onset, anomaly.end, total_rows)
-            explained = est.effect * exposure / levels.delta if levels.delta else 0.0
-            tfit, ttext = timing_fit(started, onset, step)
+            explained = explained_share(est.effect, exposure, est.p_value, levels, anomaly)
+            tfit, ttext = timing_fit(started, onset, step, until=timing_until(anomaly))
             f = Features(explained=explained, p_value=est.p_value, timing=tfit, design=1.0,
                          anomaly=1.0 if anomaly.found else 0.35)
             eid = ctx.evidence.add("experiment_estimate", f"Effect of experiment {exp_id} on {m.name}",

@@ -17,6 +17,7 @@ import pandas as pd
 
 GRAIN_DELTA = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
 DRIFT_K = 0.75          # per-bucket allowance: buckets must be > 0.75 sigma off to grow the run
+ANCHOR_BUCKETS = {"minute": 24 * 60, "hour": 24, "day": 7}  # the period before detection analysed without a clear run
 MIN_SCORE = 6.0          # excess below this is indistinguishable from noise (about 1 in 100 on pure noise)
 
 
@@ -173,6 +174,7 @@ def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, det
         return int(np.clip(np.searchsorted(s["bucket"].to_numpy(), np.datetime64(t), side="right") - 1,
                            0, len(s) - 1))
 
+    preferred = 1.0 if higher_is_worse else -1.0
     if window is None:
         last_start = index_of(detected_at)
         first_end = index_of(detected_at - timedelta(hours=24)) if detected_at - timedelta(hours=24) > \
@@ -181,23 +183,35 @@ def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, det
         for sign in (1.0, -1.0):
             score, a, b = _fast_best_run(sign * z_raw, last_start, first_end)
             candidates.append((score, sign, a, b))
-        preferred = 1.0 if higher_is_worse else -1.0
         # Prefer the worsening direction unless the other one is clearly stronger.
         candidates.sort(key=lambda c: c[0] * (1.0 if c[1] == preferred else 0.7), reverse=True)
         score, sign, a, b = candidates[0]
         found = score >= MIN_SCORE
-        a = refine_onset(sign * z_raw, a, b, reach=6, ahead=6)
+        if not found:
+            # No run stands out, so no onset can be read off the series: analyse the day before the alert
+            # (it was firing at detection), in the worsening direction; causes are then timed against
+            # that whole period, not against a noise-chosen start.
+            sign, b = preferred, index_of(detected_at - step)
+            a = max(0, b + 1 - ANCHOR_BUCKETS.get(grain, 24))
+            score = float(np.sum(sign * z_raw[a:b + 1] - DRIFT_K))
+        else:
+            a = refine_onset(sign * z_raw, a, b, reach=6, ahead=6)
         start, end = buckets[a], buckets[b] + step
         onset = start
         source = "detected"
     else:
         w_start, w_end = window
         wa, wb = index_of(w_start), index_of(w_end - step)
-        inside = z_raw[wa:wb + 1]
-        sign = 1.0 if np.nanmean(inside) >= 0 else -1.0
         lo = max(0, wa - int(timedelta(hours=48) / step))
-        score, a, b = _best_run(sign * z_raw, lo, wb, (wa, wb)) if wb - lo < 400 else \
-            _fast_best_run(sign * z_raw, wb, wa)
+        runs = []
+        for sign in (1.0, -1.0):
+            score, a, b = _best_run(sign * z_raw, lo, wb, (wa, wb)) if wb - lo < 400 else \
+                _fast_best_run(sign * z_raw, wb, wa)
+            runs.append((score, sign, a, b))
+        # As above: the worsening direction unless the other is clearly stronger (a window marked on a
+        # diluted shift can average the wrong way by chance).
+        runs.sort(key=lambda c: c[0] * (1.0 if c[1] == preferred else 0.7), reverse=True)
+        score, sign, a, b = runs[0]
         found = score >= MIN_SCORE
         a = refine_onset(sign * z_raw, a, b, reach=6, ahead=6)
         start, end = w_start, w_end

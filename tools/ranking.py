@@ -3,13 +3,17 @@
     score = explained^0.5 x significance x refutation x timing x design x anomaly
 
 * explained: the share of the observed change the candidate accounts for (effect x exposure / change),
-  clipped to [0, 1]; a candidate moving the metric the other way explains nothing.
+  clipped to [0, 1]; a candidate moving the metric the other way explains nothing. When the series shows
+  no clear anomaly (the change is within noise, e.g. an experiment's effect diluted by the untreated
+  users) a ratio to that change means nothing: the share is then how clearly the candidate's own estimate
+  moves the metric in the incident's direction (z of 1 -> 0, z of 4 -> 1).
 * significance: 1 - p (p of the estimate), floored at 0.02.
 * refutation: (passed + 1) / (run + 1): each failed refuter costs a share; none run = neutral-ish.
 * timing: 1 when the cause lands at or before the onset (within ``max_lag`` buckets), decaying
   exponentially (4-bucket scale, floor 0.1) for causes long before it (an effect would have shown
   sooner), 0.9 / 0.7 / 0.5 within one / two / three buckets after the detected onset (onsets are
-  uncertain), and 0.05 for one that lands later (it cannot have started the anomaly).
+  uncertain), and 0.05 for one that lands later (it cannot have started the anomaly). When the series
+  shows no clear anomaly there is no onset to time against: any cause inside the analysed period fits.
 * design: 1.0 for randomized and difference-in-differences evidence, 0.75 for an interrupted time series
   (no untreated comparison), graph attributions and segments are scored by their own evidence.
 * anomaly: 1.0 when the detector found a real change, 0.35 when the "anomaly" is indistinguishable from
@@ -42,12 +46,17 @@ class Features(BaseModel):
         return float(explained ** 0.5 * significance * refutation * self.timing * self.design * self.anomaly)
 
 
-def timing_fit(cause_at: datetime, onset: datetime, step: timedelta, *, max_lag_buckets: int = 3) -> tuple[float, str]:
+def timing_fit(cause_at: datetime, onset: datetime, step: timedelta, *, max_lag_buckets: int = 3,
+               until: datetime | None = None) -> tuple[float, str]:
     """How well a cause's time fits the onset, and a sentence saying why.
 
     Tolerances are in buckets but never finer than minutes can resolve: at minute grain an onset is
     uncertain by several minutes, and a delay of a quarter of an hour is still "at the onset".
+    `until`: the series showed no clear onset, so [onset, until) is only the analysed period; a cause
+    landing inside it fits as well as one at its start (timing cannot tell them apart).
     """
+    if until is not None and onset <= cause_at < until:
+        return 1.0, "lands inside the analysed period (no clear onset in the series to time it against)"
     unit = max(step, timedelta(minutes=10))
     lag = (onset - cause_at) / unit      # > 0: cause before the onset, in tolerance units
     lag_text = _human(onset - cause_at)

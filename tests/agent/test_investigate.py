@@ -226,3 +226,30 @@ def test_generated_scenario_report_holds_no_pii_values(pii_run: tuple[Path, Repo
     for column in ("user_id", "device_id", "ip_address"):
         values = set(hit[column].dropna()) | set(logs[column].dropna().head(20))
         assert values and not [v for v in values if v in text], column
+
+
+# ----------------------------------------------------------------------------- a diluted experiment effect
+
+
+@pytest.fixture(scope="module")
+def diluted_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Report]:
+    """Only 30% of users are eligible: the total series moves within noise, the treatment arm clearly."""
+    tmp = tmp_path_factory.mktemp("inv-exp")
+    scenario = generate("experiment_guardrail", seed=5, size="small", out=tmp / "exp", window=False, effect=-0.12,
+                        eligible=0.3)
+    return scenario, investigate_scenario(scenario, settings=_settings(tmp))
+
+
+def test_a_cause_diluted_below_the_series_noise_is_found_by_its_own_evidence(diluted_run: tuple[Path, Report]):
+    scenario, report = diluted_run
+    truth = json.loads((scenario / "truth.json").read_text())
+    incident = json.loads((scenario / "incident.json").read_text())
+    anomaly = next(e for e in report.evidence if e.kind == "anomaly")
+    assert anomaly.data["found"] is False                      # the series alone shows nothing clear
+    detected = datetime.fromisoformat(incident["detected_at"].replace("Z", ""))
+    assert report.anomaly.end == detected.isoformat() and report.anomaly.direction == "down"
+    top = report.root_causes[0]
+    assert (top.kind, top.id) == ("experiment", truth["root_cause"]["id"])
+    assert "no clear onset" in " ".join(top.reasons)
+    assert top.score < 0.5                                     # a within-noise incident is never confident
+    assert report.impact.affected_units == pytest.approx(truth["affected_units"], rel=0.1)

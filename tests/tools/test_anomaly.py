@@ -98,3 +98,26 @@ def test_empty_series_is_an_error():
     with pytest.raises(ValueError, match="no data"):
         find_anomaly(pd.DataFrame(columns=["bucket", "value", "n"]), grain="hour", higher_is_worse=True,
                      detected_at=START)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_without_a_clear_run_the_day_before_detection_is_analysed_in_the_worsening_direction(seed: int):
+    detected = START + 230 * HOUR
+    for worse_up in (True, False):
+        a = find_anomaly(series(seed), grain="hour", higher_is_worse=worse_up, detected_at=detected)
+        assert not a.found
+        assert (a.start, a.end) == (detected - 24 * HOUR, detected)   # not a noise-chosen hour somewhere
+        assert a.onset == a.start and a.direction == ("up" if worse_up else "down")
+
+
+def test_a_responder_window_whose_mean_leans_the_other_way_keeps_the_stronger_worsening_run():
+    # 8 hours of a drop, then 4 hours of a smaller bounce: the window averages slightly up, but the drop is the
+    # stronger run and the worsening one for this metric (a mean-sign rule reported "up" here)
+    s = series(2)
+    window = (ONSET, ONSET + 12 * HOUR)
+    b = s["bucket"]
+    s.loc[(b >= window[0]) & (b < window[0] + 8 * HOUR), "value"] -= 0.02
+    s.loc[(b >= window[0] + 8 * HOUR) & (b < window[1]), "value"] += 0.04
+    a = find_anomaly(s, grain="hour", higher_is_worse=False, detected_at=window[1], window=window)
+    assert a.series["z"].to_numpy()[SHIFT_AT:SHIFT_AT + 12].mean() > 0
+    assert a.found and a.direction == "down"
