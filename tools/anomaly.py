@@ -159,6 +159,18 @@ def onset_on(series: pd.DataFrame, *, grain: str, start: datetime, end: datetime
     return pd.Timestamp(s["bucket"].iloc[refine_onset(z, a, b, reach=reach, ahead=ahead)]).to_pydatetime()
 
 
+LONG_RUN = timedelta(hours=24)
+
+
+def _ahead(a: int, b: int, step: timedelta) -> int:
+    """How far into the excess run the onset may move: 6 buckets, or anywhere in a run longer than a day.
+
+    Incidents are filed hours after their onset, not days; a run stretching over days is a mild drift (or a
+    baseline inflated by rare events) that merged with the incident, and its sharpest shift is the onset.
+    """
+    return b - a if (b - a) * step > LONG_RUN else 6
+
+
 def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, detected_at: datetime,
                  window: tuple[datetime, datetime] | None = None, rate: bool = True) -> AnomalyWindow:
     """Locate (or confirm) the anomaly and its onset on a ``bucket, value, n`` series."""
@@ -195,7 +207,7 @@ def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, det
             a = max(0, b + 1 - ANCHOR_BUCKETS.get(grain, 24))
             score = float(np.sum(sign * z_raw[a:b + 1] - DRIFT_K))
         else:
-            a = refine_onset(sign * z_raw, a, b, reach=6, ahead=6)
+            a = refine_onset(sign * z_raw, a, b, reach=6, ahead=_ahead(a, b, step))
         start, end = buckets[a], buckets[b] + step
         onset = start
         source = "detected"
@@ -213,7 +225,7 @@ def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, det
         runs.sort(key=lambda c: c[0] * (1.0 if c[1] == preferred else 0.7), reverse=True)
         score, sign, a, b = runs[0]
         found = score >= MIN_SCORE
-        a = refine_onset(sign * z_raw, a, b, reach=6, ahead=6)
+        a = refine_onset(sign * z_raw, a, b, reach=6, ahead=_ahead(a, b, step))
         start, end = w_start, w_end
         onset = buckets[a] if found and buckets[a] < w_start else w_start
         source = "incident"

@@ -121,3 +121,17 @@ def test_a_responder_window_whose_mean_leans_the_other_way_keeps_the_stronger_wo
     a = find_anomaly(s, grain="hour", higher_is_worse=False, detected_at=window[1], window=window)
     assert a.series["z"].to_numpy()[SHIFT_AT:SHIFT_AT + 12].mean() > 0
     assert a.found and a.direction == "down"
+
+
+def test_a_run_merged_with_days_of_mild_drift_takes_its_onset_at_the_sharp_shift():
+    # two days of a mild lift (just above the run's drift allowance) lead into a real jump: the excess run
+    # starts with the drift, the onset is the jump (responders file hours after an onset, not days)
+    s = series(0, noise=0.004)
+    b = s["bucket"]
+    s.loc[(b >= ONSET - 48 * HOUR) & (b < ONSET), "value"] += 0.009
+    s.loc[b >= ONSET, "value"] += 0.05
+    window = (ONSET + 4 * HOUR, ONSET + 12 * HOUR)
+    a = find_anomaly(s, grain="hour", higher_is_worse=True, detected_at=window[1], window=window)
+    assert a.found and abs(a.onset - ONSET) <= HOUR
+    d = find_anomaly(s, grain="hour", higher_is_worse=True, detected_at=ONSET + 12 * HOUR)
+    assert d.found and abs(d.onset - ONSET) <= HOUR and abs(d.start - ONSET) <= HOUR
