@@ -253,3 +253,19 @@ def test_a_cause_diluted_below_the_series_noise_is_found_by_its_own_evidence(dil
     assert "no clear onset" in " ".join(top.reasons)
     assert top.score < 0.5                                     # a within-noise incident is never confident
     assert report.impact.affected_units == pytest.approx(truth["affected_units"], rel=0.1)
+
+
+# ----------------------------------------------------------------------------- a staffing drop upstream
+
+
+def test_an_upstream_drop_inside_its_daily_rhythm_is_found_once_the_rhythm_is_removed(tmp_path: Path):
+    """Reviewers online follow the day: a 35% staffing drop stays inside the day/night range of the raw series."""
+    scenario = generate("graph_mediator", seed=2, size="small", out=tmp_path / "graph", window=True,
+                        shifted="reviewers_online")
+    report = investigate_scenario(scenario, settings=_settings(tmp_path))
+    top = report.root_causes[0]
+    assert (top.kind, top.id) == ("upstream", "reviewers_online") and top.score >= 0.5
+    attribution = next(e for e in report.evidence if e.kind == "upstream_attribution")
+    assert any("seasonal profile removed" in n and "reviewers_online" in n for n in attribution.data["notes"])
+    staff = next(s for s in attribution.data["scores"] if s["metric"] == "reviewers_online")
+    assert staff["node_z"] < -3 and staff["shifted"]
