@@ -303,7 +303,7 @@ def scope_onset(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, g
         return None
     times = contrast.index
     before = times + step / 2 <= pd.Timestamp(change.at)
-    if before.sum() < 8:
+    if before.sum() < 8 or before.all():
         return None
     hours = np.asarray(times.hour)
     values = contrast.to_numpy()
@@ -313,8 +313,6 @@ def scope_onset(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, g
     mad = 1.4826 * float(np.median(np.abs(resid[before] - med))) or float(np.std(resid[before])) or 1.0
     z = np.sign(direction) * (resid - med) / mad
     a = int(np.argmin(before))  # first bucket at or after the change
-    if before.all():
-        return None
     return pd.Timestamp(times[refine_onset(z, a, len(z) - 1, reach=reach, ahead=ahead)]).to_pydatetime()
 
 

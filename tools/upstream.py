@@ -208,7 +208,7 @@ def attribute_upstream(
     `mechanisms`: "linear" (AdditiveNoiseModel with linear regression, the fast default), "ridge",
     or "auto" (dowhy's auto-assignment; slow, for benchmarks).
     `seasons`: a phase label per row (e.g. hour of day); each metric's normal-row median per phase is
-    removed first where that tightens its spread, so a daily rhythm shared by all metrics is neither
+    removed first where that at least halves its spread, so a daily rhythm shared by all metrics is neither
     read as a causal link nor hides a shift (a 35% staffing drop is within the day/night range).
     Raises ValueError on malformed input.
     """
