@@ -9,6 +9,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -635,15 +636,19 @@ def step_impact(ctx: Context, top: Candidate | None, anomaly: AnomalyWindow) -> 
     return ImpactOut(affected_units=n, reach=text, evidence=[eid, frame.attrs["evidence"]])
 
 
-def step_similar(ctx: Context, history: Path | None) -> tuple[list[SimilarOut], str | None]:
-    """Past incidents like this one, from the incident memory (a scenario's history.jsonl is ingested first)."""
+def find_similar(*, settings: Settings, text: str, history: Path | None
+                 ) -> tuple[list[SimilarOut] | None, list[str]]:
+    """Past incidents like this one (None if the memory failed) and the limitations met on the way.
+
+    A scenario's history.jsonl is ingested first.
+
+    Touches no investigation state, so it can run beside the causal steps (embedding and Chroma release the GIL).
+    """
+    limitations: list[str] = []
     try:
         from tools.memory import IncidentMemory, MemoryUnavailable
     except ImportError:
-        ctx.limitations.append("incident memory not available in this build")
-        return [], None
-    settings = ctx.ws.settings
-    text = f"{ctx.incident.title}. {ctx.incident.description}"
+        return None, ["incident memory not available in this build"]
     try:
         if history is not None:
             # A scenario's history is private to it: an ephemeral store, removed when done.
@@ -651,17 +656,26 @@ def step_similar(ctx: Context, history: Path | None) -> tuple[list[SimilarOut], 
                 memory = IncidentMemory.open(path=Path(tmp), embedding=settings.embedding)
                 report = memory.ingest_file(history)
                 for err in getattr(report, "errors", [])[:5]:
-                    ctx.limitations.append(f"history.jsonl line {err.line}: {err.message} (skipped)")
+                    limitations.append(f"history.jsonl line {err.line}: {err.message} (skipped)")
                 hits = memory.search(text=text, k=3)
         else:
             memory = IncidentMemory.open(path=settings.chroma_path if not settings.chroma_url else None,
                                          url=settings.chroma_url, embedding=settings.embedding)
             hits = memory.search(text=text, k=3)
     except (MemoryUnavailable, FileNotFoundError, OSError) as err:
-        ctx.limitations.append(f"no similar incidents: {err}")
-        return [], None
+        return None, [*limitations, f"no similar incidents: {err}"]
     out = [SimilarOut(id=h.id, score=round(h.score, 4), title=h.title, root_cause_kind=h.root_cause_kind,
                       root_cause_summary=h.root_cause_summary) for h in hits]
+    return out, limitations
+
+
+def record_similar(ctx: Context, found: tuple[list[SimilarOut] | None, list[str]], text: str
+                   ) -> tuple[list[SimilarOut], str | None]:
+    """Add the retrieval to the evidence (and its limitations to the report)."""
+    out, limitations = found
+    ctx.limitations.extend(limitations)
+    if out is None:
+        return [], None
     eid = ctx.evidence.add("retrieval", "Similar past incidents", method="incident memory (Chroma) search",
                            query=text, results=[o.model_dump() for o in out])
     return out, eid
@@ -677,6 +691,10 @@ def investigate(*, workspace: Workspace, incident: Incident, history: Path | Non
     metric = resolve_metric(workspace.catalog, incident)
     check_filters(metric, incident)
     ctx = Context(ws=workspace, incident=incident, metric=metric, evidence=EvidenceLog(), progress=progress)
+    similar_text = f"{incident.title}. {incident.description}"
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rca-memory")
+    similar_job = pool.submit(find_similar, settings=workspace.settings, text=similar_text, history=history)
+    pool.shutdown(wait=False)
     progress(f"series of {metric.name}")
     anomaly, _series, series_eid = step_anomaly(ctx)
     levels = step_levels(ctx, anomaly)
@@ -721,7 +739,7 @@ def investigate(*, workspace: Workspace, incident: Incident, history: Path | Non
     top = candidates[0] if candidates and candidates[0].score >= 0.05 else None
     impact = step_impact(ctx, top, anomaly)
     progress("similar incidents")
-    similar, sim_eid = step_similar(ctx, history)
+    similar, sim_eid = record_similar(ctx, similar_job.result(), similar_text)
     root_causes = [RootCauseOut(rank=i + 1, kind=c.kind, id=c.id, title=c.title, effect=c.effect,  # type: ignore
                                 ci=list(c.ci) if c.ci else None, p_value=c.p_value, refutations=c.refutations,
                                 score=round(c.score, 4), explained_share=round(c.features.explained, 4)
