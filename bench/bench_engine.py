@@ -2,7 +2,7 @@
 
 Targets (issue "The causal RCA engine"): ~120k event rows and ~5 candidate changes under 10 s wall,
 process start included; ~2.3M rows under 30 s with peak RSS under 2 GB.
-Usage: python bench/bench_engine.py [--sizes medium,large] [--keep DIR]
+Usage: python bench/bench_engine.py [--sizes target,medium,large] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RCA = Path(sys.executable).with_name("rca")
 CASES = {  # name -> (family, size, params)
+    "target": ("pii_leak_deploy", "small", {"volume": 6.0}),   # the issue's ~120k rows (9 changes: the fewest here)
     "medium": ("pii_leak_deploy", "small", {"volume": 8.0}),
     "large": ("pii_leak_deploy", "large", {}),
 }
@@ -58,7 +59,7 @@ def run_case(name: str, out: Path) -> dict[str, object]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--sizes", default="medium,large")
+    ap.add_argument("--sizes", default="target,medium,large")
     ap.add_argument("--keep", type=Path, default=None)
     args = ap.parse_args()
     out = args.keep or Path(tempfile.mkdtemp(prefix="rca-bench-"))
