@@ -323,8 +323,10 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
     def panel_for(dims: tuple[str, ...]) -> pd.DataFrame:
         if dims not in panels:
             first = max(pd.Timestamp(anomaly.series["bucket"].iloc[0]).to_pydatetime(), onset - PANEL_SPAN)
+            # Up to detection, not just the window's end: a change acts until it is rolled back, so an anomaly
+            # that recovered before the alert was looked at (a blip) is not explained by a change still in place.
             q = metric_cells(m, dialect=ctx.dialect, grain=ctx.grain, group_by=list(dims), start=first,
-                             end=anomaly.end, filters=ctx.incident.filters)
+                             end=max(anomaly.end, ctx.incident.detected_at), filters=ctx.incident.filters)
             p = ctx.sql(q, f"{m.name} panel by {', '.join(dims) or 'time'} x {ctx.grain}")
             p["value"] = pd.to_numeric(p["value"], errors="coerce")
             panels[dims] = p.dropna(subset=["value"])

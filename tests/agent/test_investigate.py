@@ -269,3 +269,19 @@ def test_an_upstream_drop_inside_its_daily_rhythm_is_found_once_the_rhythm_is_re
     assert any("seasonal profile removed" in n and "reviewers_online" in n for n in attribution.data["notes"])
     staff = next(s for s in attribution.data["scores"] if s["metric"] == "reviewers_online")
     assert staff["node_z"] < -3 and staff["shifted"]
+
+
+# ----------------------------------------------------------------------------- a blip that recovered
+
+
+def test_a_blip_that_recovered_before_detection_is_not_pinned_on_a_change_still_in_place(tmp_path: Path):
+    """Two noisy buckets, over three hours before the alert was looked at; a deploy landed just before them."""
+    scenario = generate("null_incident", seed=101, size="small", out=tmp_path / "blip", window=False,
+                        metric="raw_ip_log_rate")
+    report = investigate_scenario(scenario, settings=_settings(tmp_path))
+    incident = json.loads((scenario / "incident.json").read_text())
+    detected = datetime.fromisoformat(incident["detected_at"].replace("Z", ""))
+    assert datetime.fromisoformat(report.anomaly.end) <= detected - timedelta(hours=2)   # it had recovered
+    assert all(c.score < 0.5 for c in report.root_causes), [(c.id, c.score) for c in report.root_causes[:3]]
+    panel = next(e for e in report.evidence if e.kind == "sql" and "panel" in e.title)
+    assert detected.strftime("%Y-%m-%d %H:%M:%S") in panel.sql        # the panel runs up to detection
