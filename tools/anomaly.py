@@ -225,6 +225,8 @@ def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, det
         runs.sort(key=lambda c: c[0] * (1.0 if c[1] == preferred else 0.7), reverse=True)
         score, sign, a, b = runs[0]
         found = score >= MIN_SCORE
+        if not found:  # neither direction stands out: the responder filed it as a worsening
+            score, sign, a, b = next(r for r in runs if r[1] == preferred)
         a = refine_onset(sign * z_raw, a, b, reach=6, ahead=_ahead(a, b, step))
         start, end = w_start, w_end
         onset = buckets[a] if found and buckets[a] < w_start else w_start

@@ -135,3 +135,13 @@ def test_a_run_merged_with_days_of_mild_drift_takes_its_onset_at_the_sharp_shift
     assert a.found and abs(a.onset - ONSET) <= HOUR
     d = find_anomaly(s, grain="hour", higher_is_worse=True, detected_at=ONSET + 12 * HOUR)
     assert d.found and abs(d.onset - ONSET) <= HOUR and abs(d.start - ONSET) <= HOUR
+
+
+def test_a_responder_window_with_nothing_clear_is_read_in_the_worsening_direction():
+    s = series(5)
+    window = (ONSET + 5 * HOUR, ONSET + 12 * HOUR)
+    b = s["bucket"]
+    s.loc[(b >= window[0]) & (b < window[0] + 3 * HOUR), "value"] += 0.015   # a small bump the wrong way
+    for worse_up, direction in ((False, "down"), (True, "up")):
+        a = find_anomaly(s, grain="hour", higher_is_worse=worse_up, detected_at=window[1], window=window)
+        assert not a.found and a.direction == direction
