@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 WORKSPACE ?= .rca/workspace
 
-.PHONY: setup run test lint bench eval demo clean
+.PHONY: setup run test lint bench eval eval-holdout demo clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ bench: setup
 
 eval: setup
 	$(BIN)/python -m evals.run
+
+eval-holdout: setup
+	$(BIN)/python -m evals.run --holdout --no-baselines
 
 clean:
 	rm -rf $(VENV) .rca evals/scenarios

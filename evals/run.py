@@ -91,7 +91,7 @@ def _suite_families(size: str) -> dict[str, str]:
     except ImportError:
         return {}
     try:
-        return {spec.name: spec.family for spec in suite_specs(size)}
+        return {spec.name: spec.family for held in (False, True) for spec in suite_specs(size, holdout=held)}
     except Exception:  # noqa: BLE001 - the suite is optional for discovery
         return {}
 
@@ -109,12 +109,12 @@ def discover(root: Path, *, size: str = "small") -> list[Scenario]:
     return found
 
 
-def generate_suite(out: Path, *, size: str) -> None:
+def generate_suite(out: Path, *, size: str, holdout: bool = False) -> None:
     """Generate the scenario suite with the generator's own CLI (kept out of process: it may be heavy)."""
-    print(f"generating the {size} suite into {out} ...", file=sys.stderr)
+    print(f"generating the {size} {'held-out ' if holdout else ''}suite into {out} ...", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "evals.suite", "--out", str(out), "--size", size], check=True,
-                   cwd=ROOT)
+    subprocess.run([sys.executable, "-m", "evals.suite", "--out", str(out), "--size", size,
+                    *(["--holdout"] if holdout else [])], check=True, cwd=ROOT)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -368,6 +368,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--baselines", default="last_change,biggest_jump,gcm_only")
     p.add_argument("--no-engine", action="store_true", help="run the baselines only")
     p.add_argument("--petshop", action="store_true", help="run the PetShop external benchmark instead")
+    p.add_argument("--holdout", action="store_true",
+                   help="the suite's variants on held-out seeds (results/holdout.md): does a gain carry over?")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--rerender", type=Path, default=None, metavar="JSON",
@@ -411,12 +413,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         scenarios, key_for = petshop_scenarios(SCENARIOS / "petshop")
         stem, title = "petshop-engine", "rca on PetShop (component top-k)"
     else:
-        root = args.scenarios or SCENARIOS / args.size
+        root = args.scenarios or SCENARIOS / (f"{args.size}-holdout" if args.holdout else args.size)
+        if args.holdout:
+            stem, title = "holdout", "rca evaluation on held-out seeds"
         if args.scenarios is None:
-            expected = _suite_families(args.size)
+            from evals.suite import suite_specs
+
+            expected = [spec.name for spec in suite_specs(args.size, holdout=args.holdout)]
             missing = [n for n in expected if not (root / n / "truth.json").is_file()]
             if missing or not expected and not root.exists():
-                generate_suite(root, size=args.size)
+                generate_suite(root, size=args.size, holdout=args.holdout)
         scenarios = discover(root, size=args.size)
     if args.families:
         wanted = {f.strip() for f in args.families.split(",") if f.strip()}

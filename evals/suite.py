@@ -116,28 +116,38 @@ VARIANTS: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def suite_specs(size: str = "small") -> list[ScenarioSpec]:
-    """Every suite scenario; even seeds give the responder's window, odd seeds leave it to the engine."""
+HOLDOUT_OFFSET = 100  # held-out seeds: the same variants, other random draws (never looked at while tuning)
+
+
+def suite_specs(size: str = "small", *, holdout: bool = False) -> list[ScenarioSpec]:
+    """Every suite scenario; even seeds give the responder's window, odd seeds leave it to the engine.
+
+    `holdout`: the same variants drawn from seeds offset by HOLDOUT_OFFSET (names ``family-hNN``), to check
+    that what was improved on the suite carries over to scenarios nobody tuned on.
+    """
     specs = []
     for family in FAMILIES:
         for i, params in enumerate(VARIANTS[family]):
             seed = i + 1
             full = {"window": seed % 2 == 0, **params}
-            specs.append(ScenarioSpec(name=f"{family}-{seed:02d}", family=family, seed=seed, size=size,
-                                      params=full))
+            name = f"{family}-h{seed:02d}" if holdout else f"{family}-{seed:02d}"
+            specs.append(ScenarioSpec(name=name, family=family, seed=seed + (HOLDOUT_OFFSET if holdout else 0),
+                                      size=size, params=full))
     return specs
 
 
-def write_suite(out: Path, *, size: str = "small", only: str | None = None) -> list[ScenarioSpec]:
+def write_suite(out: Path, *, size: str = "small", only: str | None = None, holdout: bool = False
+                ) -> list[ScenarioSpec]:
     """Generate every spec (or those whose name contains ``only``) under ``out`` plus ``suite.json``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    specs = [s for s in suite_specs(size) if only is None or only in s.name]
+    specs = [s for s in suite_specs(size, holdout=holdout) if only is None or only in s.name]
     for spec in specs:
         start = time.perf_counter()
         generate(spec.family, seed=spec.seed, size=spec.size, out=out / spec.name, **spec.params)
         print(f"{spec.name}: {time.perf_counter() - start:.1f}s", file=sys.stderr)
-    manifest = {"size": size, "scenarios": [s.model_dump() for s in suite_specs(size)]}
+    manifest = {"size": size, "holdout": holdout,
+                "scenarios": [s.model_dump() for s in suite_specs(size, holdout=holdout)]}
     (out / "suite.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return specs
 
@@ -147,8 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("evals/scenarios"))
     parser.add_argument("--size", choices=SIZES, default="small")
     parser.add_argument("--only", help="generate only scenarios whose name contains this text")
+    parser.add_argument("--holdout", action="store_true", help="the held-out seeds instead of the suite's")
     args = parser.parse_args(argv)
-    specs = write_suite(args.out, size=args.size, only=args.only)
+    specs = write_suite(args.out, size=args.size, only=args.only, holdout=args.holdout)
     print(f"wrote {len(specs)} scenarios to {args.out}", file=sys.stderr)
     return 0
 

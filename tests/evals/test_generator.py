@@ -407,3 +407,11 @@ def test_suite_is_large_varied_and_valid() -> None:
     effects = {(s.family, s.params.get("effect")) for s in specs}
     assert len(effects) > 30  # effect sizes vary within families
     assert all(s.size == "large" for s in suite_specs("large"))
+
+
+def test_held_out_suite_has_the_same_variants_on_other_seeds() -> None:
+    suite, held = suite_specs(), suite_specs(holdout=True)
+    assert [(s.family, s.params) for s in held] == [(s.family, s.params) for s in suite]
+    assert not {s.seed for s in held} & {s.seed for s in suite}
+    assert not {s.name for s in held} & {s.name for s in suite}
+    assert all(s.name.startswith(f"{s.family}-h") for s in held)
