@@ -138,6 +138,12 @@ def prepare(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, other
     return frame, design, adjusted, notes
 
 
+def _twins(a: ChangeCandidate, b: ChangeCandidate, dims: list[str], grain: str) -> bool:
+    """Same cells of the panel (scope on its dimensions) and landing within two buckets of each other."""
+    same = all(a.scope.get(d) == b.scope.get(d) for d in dims)
+    return same and abs(a.at - b.at) <= 2 * GRAIN_DELTA[grain]
+
+
 def prepare_with_df(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, others: list[ChangeCandidate],
                     grain: str, at: datetime | None = None, extra_cols: dict[str, np.ndarray] | None = None
                     ) -> tuple[pd.DataFrame, str, list[str], list[str], int]:
@@ -157,6 +163,13 @@ def prepare_with_df(panel: pd.DataFrame, dims: list[str], change: ChangeCandidat
             continue
         if np.array_equal(col, treated):
             notes.append(f"indistinguishable from {other.id} (same scope and bucket)")
+            continue
+        if _twins(change, other, dims, grain) and at is None:
+            # Same cells, a bucket or two apart: adjusting one for the other leaves only those buckets to
+            # tell them apart (nothing, when an effect shows a bucket late); both keep the joint effect and
+            # timing decides between them.
+            gap = abs(other.at - change.at) / timedelta(minutes=1)
+            notes.append(f"indistinguishable from {other.id} (same scope, {gap:.0f} min apart): not adjusted")
             continue
         frame[f"o{i}"] = col
         adjusted.append(other.id)

@@ -119,6 +119,20 @@ def test_change_reaching_everything_uses_an_interrupted_time_series():
     assert est.effect == pytest.approx(EFFECT, rel=0.2) and est.exposure == 1.0
 
 
+def test_a_same_scope_change_a_bucket_later_is_not_adjusted_for_but_noted(data: pd.DataFrame):
+    # adjusting for it would leave one bucket to tell them apart; a cause whose effect shows a bucket late
+    # would then get none of its effect
+    later = ChangeCandidate(source="deployments", id="d-next", at=AT + timedelta(minutes=70),
+                            scope={"region": "EU", "platform": None})
+    est = estimate_change(panel=data, dims=["region"], change=REAL, others=[later], grain="hour",
+                          window=(AT, END), refute=False)
+    assert est.adjusted_for == [] and any("d-next" in n and "70 min apart" in n for n in est.notes)
+    assert est.effect == pytest.approx(EFFECT, abs=0.01)
+    far = later.model_copy(update={"at": AT + 3 * H})
+    assert estimate_change(panel=data, dims=["region"], change=REAL, others=[far], grain="hour",
+                           window=(AT, END), refute=False).adjusted_for == ["d-next"]
+
+
 def test_twin_change_with_the_same_scope_and_hour_is_noted_not_adjusted(data: pd.DataFrame):
     twin = ChangeCandidate(source="config", id="c-twin", at=AT + timedelta(minutes=5), scope={"region": "EU"})
     est = estimate_change(panel=data, dims=["region"], change=REAL, others=[twin], grain="hour", window=(AT, END),
