@@ -353,7 +353,7 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
     for change, _, _ in results:
         est = estimates[change.id]
         if isinstance(est, ChangeEstimate):
-            f = _change_features(est, levels, anomaly, change, onset, step)
+            f, _ = _change_features(est, levels, anomaly, change, onset, step)
             prelim.append((f.score(), change.id))
     prelim.sort(reverse=True)
     for _, cid in prelim[:REFUTE_TOP]:
@@ -371,8 +371,7 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
                              reasons=[f"not estimable: {est}"] + notes)
             out.append(cand)
             continue
-        f = _change_features(est, levels, anomaly, change, onset, step)
-        tfit, ttext = timing_fit(change.at, onset, step, until=timing_until(anomaly))
+        f, ttext = _change_features(est, levels, anomaly, change, onset, step)
         reasons = [f"{ttext} ({change.at.isoformat()} vs onset {onset.isoformat()})"]
         reasons.append(f"explains {f.explained:.0%} of the observed change (effect {est.effect:.4g} in scope x "
                        f"{est.exposure:.0%} of the window's rows)")
@@ -385,7 +384,7 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
             change=change.model_dump(mode="json"), effect=est.effect, ci=list(est.ci), p_value=est.p_value,
             design=est.design, cells=est.n_cells, treated_cells=est.treated_cells, exposure=est.exposure,
             adjusted_for=est.adjusted_for, refutations=[r.model_dump() for r in est.refutations],
-            explained_share=f.explained, timing_fit=tfit, panel_sql=panel_eid)
+            explained_share=f.explained, timing_fit=f.timing, panel_sql=panel_eid)
         out.append(Candidate(kind="change", id=change.id, title=title, features=f, effect=est.effect, ci=est.ci,
                              p_value=est.p_value, refutations={r.name: r.passed for r in est.refutations},
                              timing=ttext, reasons=reasons, evidence=[eid] + ([panel_eid] if panel_eid else []),
@@ -436,13 +435,14 @@ def _seed(text: str) -> int:
 
 
 def _change_features(est: ChangeEstimate, levels: Levels, anomaly: AnomalyWindow, change: ChangeCandidate,
-                     onset: datetime, step: timedelta) -> Features:
+                     onset: datetime, step: timedelta) -> tuple[Features, str]:
+    """The change's ranking features and the sentence saying how its timing fits."""
     explained = explained_share(est.effect, est.exposure, est.p_value, levels, anomaly)
-    tfit, _ = timing_fit(change.at, onset, step, until=timing_until(anomaly))
+    tfit, ttext = timing_fit(change.at, onset, step, until=timing_until(anomaly))
     return Features(explained=explained, p_value=est.p_value,
                     refutations_passed=sum(r.passed for r in est.refutations), refutations_run=len(est.refutations),
                     timing=tfit, design=1.0 if est.design == "did" else 0.75,
-                    anomaly=1.0 if anomaly.found else 0.35)
+                    anomaly=1.0 if anomaly.found else 0.35), ttext
 
 
 def step_experiments(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> list[Candidate]:

@@ -66,6 +66,15 @@ def seasonal_expected(s: pd.DataFrame, grain: str) -> np.ndarray:
     return expected
 
 
+def phase_effect(values: np.ndarray, phases: np.ndarray, fit: np.ndarray, min_rows: int = 1) -> np.ndarray:
+    """Per-row seasonal effect: the median of the `fit` rows of each phase (e.g. hour of day) minus the median
+    of all `fit` rows; 0 for a phase with fewer than `min_rows` fit rows. Subtract it to deseasonalize."""
+    ref = pd.Series(np.asarray(values, dtype=float)[fit])
+    grouped = ref.groupby(np.asarray(phases)[fit])
+    profile = grouped.median().where(grouped.size() >= min_rows)
+    return (profile - float(ref.median())).reindex(np.asarray(phases)).fillna(0.0).to_numpy()
+
+
 def _zscores(s: pd.DataFrame, expected: np.ndarray, rate: bool) -> np.ndarray:
     r = s["value"].to_numpy(dtype=float) - expected
     n = s["n"].to_numpy(dtype=float)
@@ -159,6 +168,12 @@ def onset_on(series: pd.DataFrame, *, grain: str, start: datetime, end: datetime
     return pd.Timestamp(s["bucket"].iloc[refine_onset(z, a, b, reach=reach, ahead=ahead)]).to_pydatetime()
 
 
+def _prefer(runs: list[tuple[float, int, int, float]], preferred: float) -> list[tuple[float, float, int, int]]:
+    """(score, sign, start, end) runs, best first: the worsening direction unless the other is clearly stronger."""
+    out = [(score, sign, a, b) for score, a, b, sign in runs]
+    return sorted(out, key=lambda r: r[0] * (1.0 if r[1] == preferred else 0.7), reverse=True)
+
+
 LONG_RUN = timedelta(hours=24)
 
 
@@ -191,13 +206,8 @@ def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, det
         last_start = index_of(detected_at)
         first_end = index_of(detected_at - timedelta(hours=24)) if detected_at - timedelta(hours=24) > \
             buckets[0] else 0
-        candidates = []
-        for sign in (1.0, -1.0):
-            score, a, b = _fast_best_run(sign * z_raw, last_start, first_end)
-            candidates.append((score, sign, a, b))
-        # Prefer the worsening direction unless the other one is clearly stronger.
-        candidates.sort(key=lambda c: c[0] * (1.0 if c[1] == preferred else 0.7), reverse=True)
-        score, sign, a, b = candidates[0]
+        score, sign, a, b = _prefer([(*_fast_best_run(sign * z_raw, last_start, first_end), sign)
+                                     for sign in (1.0, -1.0)], preferred)[0]
         found = score >= MIN_SCORE
         if not found:
             # No run stands out, so no onset can be read off the series: analyse the day before the alert
@@ -215,14 +225,9 @@ def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, det
         w_start, w_end = window
         wa, wb = index_of(w_start), index_of(w_end - step)
         lo = max(0, wa - int(timedelta(hours=48) / step))
-        runs = []
-        for sign in (1.0, -1.0):
-            score, a, b = _best_run(sign * z_raw, lo, wb, (wa, wb)) if wb - lo < 400 else \
-                _fast_best_run(sign * z_raw, wb, wa)
-            runs.append((score, sign, a, b))
-        # As above: the worsening direction unless the other is clearly stronger (a window marked on a
-        # diluted shift can average the wrong way by chance).
-        runs.sort(key=lambda c: c[0] * (1.0 if c[1] == preferred else 0.7), reverse=True)
+        # A window marked on a diluted shift can average the wrong way by chance: compare both runs.
+        runs = _prefer([(*(_best_run(sign * z_raw, lo, wb, (wa, wb)) if wb - lo < 400 else
+                           _fast_best_run(sign * z_raw, wb, wa)), sign) for sign in (1.0, -1.0)], preferred)
         score, sign, a, b = runs[0]
         found = score >= MIN_SCORE
         if not found:  # neither direction stands out: the responder filed it as a worsening

@@ -298,7 +298,7 @@ def scope_onset(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, g
     removed. The split of [change - reach, end] maximizing the standardized before/after difference in the
     effect's direction is the onset; it may fall at most `ahead` buckets after the change.
     """
-    from tools.anomaly import refine_onset
+    from tools.anomaly import phase_effect, refine_onset
 
     step = GRAIN_DELTA[grain]
     buckets = pd.to_datetime(panel["bucket"])
@@ -318,10 +318,8 @@ def scope_onset(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, g
     before = times + step / 2 <= pd.Timestamp(change.at)
     if before.sum() < 8 or before.all():
         return None
-    hours = np.asarray(times.hour)
     values = contrast.to_numpy()
-    prof = pd.Series(values[before]).groupby(hours[before]).median()
-    resid = values - pd.Series(hours).map(prof).fillna(float(np.median(values[before]))).to_numpy()
+    resid = values - phase_effect(values, np.asarray(times.hour), np.asarray(before))
     med = float(np.median(resid[before]))
     mad = 1.4826 * float(np.median(np.abs(resid[before] - med))) or float(np.std(resid[before])) or 1.0
     z = np.sign(direction) * (resid - med) / mad

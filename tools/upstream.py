@@ -327,16 +327,14 @@ def _deseasonalize(df: pd.DataFrame, mask: np.ndarray, seasons: np.ndarray, note
     """Subtract each column's per-phase normal-row median (re-centred), where it tightens the normal rows."""
     if seasons.shape[0] != df.shape[0]:
         raise ValueError(f"seasons: expected one label per row ({df.shape[0]}), got {seasons.shape[0]}")
-    keys = pd.Series(seasons, index=df.index)
+    from tools.anomaly import phase_effect
+
     out = df.copy()
     removed = []
     for c in df.columns:
-        normal = df.loc[~mask, c]
-        grouped = normal.groupby(keys[~mask])
-        profile = grouped.median().where(grouped.size() >= SEASON_MIN_ROWS)
-        effect = (profile - float(normal.median())).reindex(keys.to_numpy()).fillna(0.0).to_numpy()
-        adjusted = df[c].to_numpy() - effect
-        if _robust_center_scale(adjusted[~mask])[1] <= SEASON_GAIN * _robust_center_scale(normal.to_numpy())[1]:
+        values = df[c].to_numpy(dtype=float)
+        adjusted = values - phase_effect(values, seasons, ~mask, min_rows=SEASON_MIN_ROWS)
+        if _robust_center_scale(adjusted[~mask])[1] <= SEASON_GAIN * _robust_center_scale(values[~mask])[1]:
             out[c] = adjusted
             removed.append(c)
     if removed:
