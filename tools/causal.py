@@ -251,7 +251,7 @@ def _dowhy(frame: pd.DataFrame, *, refute: bool, seed: int, sims: int) -> tuple[
                      ("data_subset", "data_subset_refuter", {"subset_fraction": 0.8})]
             for name, method, kw in specs:
                 r = model.refute_estimate(estimand, est, method_name=method, num_simulations=sims,
-                                          random_seed=seed, **kw)
+                                          random_state=seed, **kw)  # dowhy's refuters read random_state
                 new = float(np.asarray(r.new_effect).ravel()[0])
                 rp = r.refutation_result or {}
                 p_ref = float(rp["p_value"]) if "p_value" in rp else None

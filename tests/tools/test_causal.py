@@ -69,6 +69,20 @@ def test_refutations_are_present_and_pass_for_the_real_cause(real: ChangeEstimat
     assert by_name["random_common_cause"].new_effect == pytest.approx(real.effect, rel=0.1)
 
 
+def test_refuters_use_their_own_seeded_generator_not_the_global_one(data: pd.DataFrame):
+    # same outcomes run after run, and the process-wide numpy generator is neither reseeded nor consumed: other
+    # threads (the similar-incident search runs beside the estimates) cannot shift the refuters' draws
+    runs = []
+    for state in (1, 2):
+        np.random.seed(state)
+        before = np.random.get_state()[1].copy()
+        est = estimate_change(panel=data, dims=["region"], change=REAL, others=[DECOY], grain="hour",
+                              window=(AT, END), refute=True, seed=7)
+        assert np.array_equal(np.random.get_state()[1], before)
+        runs.append([(r.name, r.new_effect, r.p_value) for r in est.refutations])
+    assert runs[0] == runs[1]
+
+
 def test_concurrent_decoy_with_another_scope_gets_no_effect(data: pd.DataFrame):
     decoy = estimate_change(panel=data, dims=["region"], change=DECOY, others=[REAL], grain="hour",
                             window=(AT, END), refute=False)
