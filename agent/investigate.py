@@ -35,7 +35,7 @@ from tools.causal import ChangeCandidate, ChangeEstimate, estimate_change
 from tools.experiments import ArmStats, ExperimentEstimate, arm_query, estimate_experiment, started_query
 from tools.impact import impact_query
 from tools.metric_sql import aliased_table, col, is_additive, metric_cells, ts_literal
-from tools.ranking import Features, timing_fit
+from tools.ranking import PRE_TREND_TIMING, WITHIN_NOISE, Features, timing_fit
 from tools.segments import SegmentScore, dimension_sets, rank_segments, score_segments
 from tools.settings import Settings
 from tools.workspace import Workspace
@@ -439,10 +439,14 @@ def _change_features(est: ChangeEstimate, levels: Levels, anomaly: AnomalyWindow
     """The change's ranking features and the sentence saying how its timing fits."""
     explained = explained_share(est.effect, est.exposure, est.p_value, levels, anomaly)
     tfit, ttext = timing_fit(change.at, onset, step, until=timing_until(anomaly))
+    lead = next((r for r in est.refutations if r.name == "pre_trend"), None)
+    if lead is not None and not lead.passed and tfit > PRE_TREND_TIMING:
+        tfit, ttext = PRE_TREND_TIMING, ("its scope was already moving before it landed (pre-trend test): it "
+                                         "cannot have started the shift")
     return Features(explained=explained, p_value=est.p_value,
                     refutations_passed=sum(r.passed for r in est.refutations), refutations_run=len(est.refutations),
                     timing=tfit, design=1.0 if est.design == "did" else 0.75,
-                    anomaly=1.0 if anomaly.found else 0.35), ttext
+                    anomaly=1.0 if anomaly.found else WITHIN_NOISE), ttext
 
 
 def step_experiments(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> list[Candidate]:
@@ -483,7 +487,7 @@ def step_experiments(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> li
             explained = explained_share(est.effect, exposure, est.p_value, levels, anomaly)
             tfit, ttext = timing_fit(started, onset, step, until=timing_until(anomaly))
             f = Features(explained=explained, p_value=est.p_value, timing=tfit, design=1.0,
-                         anomaly=1.0 if anomaly.found else 0.35)
+                         anomaly=1.0 if anomaly.found else WITHIN_NOISE)
             eid = ctx.evidence.add("experiment_estimate", f"Effect of experiment {exp_id} on {m.name}",
                                    method=est.method, experiment_id=exp_id, arm=est.arm, control=est.control,
                                    effect=est.effect, ci=list(est.ci), p_value=est.p_value,
@@ -571,7 +575,7 @@ def step_upstream(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> list[
         root = s.shifted and not shifted_parents
         base = min(max(float(getattr(s, "score", s.share) or 0.0), 0.0), 1.0)
         combined = base
-        f = Features(explained=s.share, p_value=s.p_value, anomaly=1.0 if anomaly.found else 0.35)
+        f = Features(explained=s.share, p_value=s.p_value, anomaly=1.0 if anomaly.found else WITHIN_NOISE)
         fixed = combined * f.anomaly
         why = [f"gcm attributes {s.share:.0%} of the anomaly to {s.metric}; its own series moved "
                f"{s.node_z:+.1f} robust z in the window"]
@@ -607,7 +611,7 @@ def segment_candidates(ctx: Context, segments: list[SegmentScore], seg_eid: str 
     best_other = max((c.score for c in others), default=0.0)
     for s in segments[:3]:
         strength = min(max(s.share_of_change, 0.0), 1.0) * min(max(s.excess, 0.0) / 0.4, 1.0)
-        score = strength * segment_significance(s) * (1.0 - best_other) * (1.0 if anomaly.found else 0.35)
+        score = strength * segment_significance(s) * (1.0 - best_other) * (1.0 if anomaly.found else WITHIN_NOISE)
         reasons = [f"{s.key} explains {s.share_of_change:.0%} of the change with {s.population_share:.0%} of "
                    f"the rows"]
         if best_other < 0.3:
