@@ -74,6 +74,12 @@ class Candidate:
         return self.fixed_score if self.fixed_score is not None else self.features.score()
 
 
+def rank_candidates(candidates: list[Candidate]) -> list[Candidate]:
+    """Best first; equal scores (two causes at the within-noise cap) go to the stronger own evidence (lower p)."""
+    return sorted(candidates, key=lambda c: (-round(c.score, 4), 1.0 if c.features.p_value is None
+                                             else c.features.p_value, c.kind, c.id))
+
+
 @dataclass
 class Context:
     """What the steps share: the workspace, the incident, the metric and the evidence log."""
@@ -738,7 +744,7 @@ def investigate(*, workspace: Workspace, incident: Incident, history: Path | Non
                                  "shift explains the same movement")
     candidates += upstream
     candidates += segment_candidates(ctx, segments, seg_eid, anomaly, candidates)
-    candidates.sort(key=lambda c: (-c.score, c.kind, c.id))
+    candidates = rank_candidates(candidates)
     rank_eid = ctx.evidence.add("ranking", "Ranking of candidate causes", method="tools.ranking.Features.score",
                                 scores={f"{c.kind}:{c.id}": round(c.score, 4) for c in candidates})
     progress("impact")

@@ -301,3 +301,15 @@ def test_a_change_whose_scope_was_already_moving_cannot_have_started_the_shift(t
     assert "already moving before it landed" in deploy.timing and deploy.score < 0.2
     top = report.root_causes[0]
     assert (top.kind, top.id) == ("segment", "region=LATAM")
+
+
+def test_equal_scores_go_to_the_stronger_evidence_not_the_alphabet():
+    from agent.investigate import Candidate, rank_candidates
+    from tools.ranking import Features
+
+    def change(cid: str, p: float) -> Candidate:
+        return Candidate(kind="change", id=cid, title=cid, features=Features(explained=1.0, p_value=p),
+                         fixed_score=0.6)
+
+    ranked = rank_candidates([change("cfg-1", 1e-3), change("flip-2", 1e-6), change("deploy-3", 0.2)])
+    assert [c.id for c in ranked] == ["flip-2", "cfg-1", "deploy-3"]
