@@ -11,6 +11,7 @@ BENCHES = [
     ("SQL guard: validation time per query", ["bench_guard.py"]),
     ("Incident memory: recall@3, query p95, ingest throughput", ["bench_memory.py", "--n", "100000"]),
     ("dowhy.gcm upstream attribution: tuned vs default mechanisms", ["bench_upstream.py"]),
+    ("Anomaly detector: false alarms on noise and power by days of history", ["bench_detector.py"]),
     ("Engine: rca investigate wall time and peak memory", ["bench_engine.py"]),
 ]
 
