@@ -68,6 +68,7 @@ class Candidate:
     reach: dict[str, object] | None = None
     experiment: tuple[object, str, str] | None = None
     fixed_score: float | None = None
+    at: datetime | None = None  # when a change landed
 
     @property
     def score(self) -> float:
@@ -394,7 +395,8 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
         out.append(Candidate(kind="change", id=change.id, title=title, features=f, effect=est.effect, ci=est.ci,
                              p_value=est.p_value, refutations={r.name: r.passed for r in est.refutations},
                              timing=ttext, reasons=reasons, evidence=[eid] + ([panel_eid] if panel_eid else []),
-                             reach={d: v for d, v in change.scope.items() if v is not None and d in m.dimensions}))
+                             reach={d: v for d, v in change.scope.items() if v is not None and d in m.dimensions},
+                             at=change.at))
     return out
 
 
@@ -628,6 +630,21 @@ def segment_candidates(ctx: Context, segments: list[SegmentScore], seg_eid: str 
     return out
 
 
+def reanchor(ctx: Context, anomaly: AnomalyWindow, top: Candidate | None) -> bool:
+    """Start a detected window with no clear onset where the top cause (a change) landed.
+
+    The series gave no onset, so the window was the day before detection; a change cannot have affected
+    anything before it landed, and counting a day of units before it inflates the impact.
+    """
+    if anomaly.found or anomaly.source != "detected" or top is None or top.kind != "change" or top.at is None:
+        return False
+    start = pd.Timestamp(top.at).floor(GRAIN_DELTA[ctx.grain]).to_pydatetime()
+    if not anomaly.start < start < anomaly.end:
+        return False
+    anomaly.start = anomaly.onset = start
+    return True
+
+
 def step_impact(ctx: Context, top: Candidate | None, anomaly: AnomalyWindow) -> ImpactOut:
     """Distinct units in the window inside the top cause's reach (never the ids)."""
     m = ctx.metric
@@ -749,6 +766,15 @@ def investigate(*, workspace: Workspace, incident: Incident, history: Path | Non
                                 scores={f"{c.kind}:{c.id}": round(c.score, 4) for c in candidates})
     progress("impact")
     top = candidates[0] if candidates and candidates[0].score >= 0.05 else None
+    if reanchor(ctx, anomaly, top):
+        levels = step_levels(ctx, anomaly)
+        onset = anomaly.start
+        a_eid = ctx.evidence.add(
+            "anomaly", "Anomaly window, from the top cause", method="no clear onset in the series: the analysed "
+            "period is cut at the bucket where the top cause landed", start=anomaly.start.isoformat(),
+            end=anomaly.end.isoformat(), onset=onset.isoformat(), window_source=anomaly.source,
+            direction=anomaly.direction, found=False, baseline=levels.baseline, observed=levels.observed,
+            levels_sql=levels.evidence)
     impact = step_impact(ctx, top, anomaly)
     progress("similar incidents")
     similar, sim_eid = record_similar(ctx, similar_job.result(), similar_text)

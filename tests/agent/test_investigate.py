@@ -313,3 +313,23 @@ def test_equal_scores_go_to_the_stronger_evidence_not_the_alphabet():
 
     ranked = rank_candidates([change("cfg-1", 1e-3), change("flip-2", 1e-6), change("deploy-3", 0.2)])
     assert [c.id for c in ranked] == ["flip-2", "cfg-1", "deploy-3"]
+
+
+# ----------------------------------------------------------------------------- impact with no clear onset
+
+
+def test_with_no_clear_onset_the_window_starts_where_the_top_change_landed(tmp_path: Path):
+    """A small drop on android: the series shows no clear run, so the day before detection was analysed; the
+    impact counts units from the top change on, not a day of units before it could have done anything."""
+    scenario = generate("metric_drop", seed=3, size="small", out=tmp_path / "drop", window=False, effect=-0.045,
+                        noise=0.06, scope={"platform": "android"})
+    report = investigate_scenario(scenario, settings=_settings(tmp_path))
+    truth = json.loads((scenario / "truth.json").read_text())
+    top = report.root_causes[0]
+    assert (top.kind, top.id) == ("change", truth["root_cause"]["id"])
+    assert any("within its normal noise" in lim for lim in report.limitations)
+    change_at = pd.Timestamp(next(e for e in report.evidence if e.kind == "causal_estimate"
+                                  and e.data["change"]["id"] == top.id).data["change"]["at"])
+    assert pd.Timestamp(report.anomaly.start) == change_at.floor("h")
+    assert any(e.title == "Anomaly window, from the top cause" for e in report.evidence)
+    assert report.impact.affected_units == pytest.approx(truth["affected_units"], rel=0.1)
