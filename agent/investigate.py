@@ -768,6 +768,7 @@ def investigate(*, workspace: Workspace, incident: Incident, history: Path | Non
     top = candidates[0] if candidates and candidates[0].score >= 0.05 else None
     if reanchor(ctx, anomaly, top):
         levels = step_levels(ctx, anomaly)
+        segments, seg_eid = step_segments(ctx, levels)   # reported on the window the cause could have touched
         onset = anomaly.start
         a_eid = ctx.evidence.add(
             "anomaly", "Anomaly window, from the top cause", method="no clear onset in the series: the analysed "

@@ -332,4 +332,6 @@ def test_with_no_clear_onset_the_window_starts_where_the_top_change_landed(tmp_p
                                   and e.data["change"]["id"] == top.id).data["change"]["at"])
     assert pd.Timestamp(report.anomaly.start) == change_at.floor("h")
     assert any(e.title == "Anomaly window, from the top cause" for e in report.evidence)
+    segments = [e for e in report.evidence if e.kind == "segments"][-1]       # reported on that window too
+    assert pd.Timestamp(segments.data["anomaly_period"][0]) == pd.Timestamp(report.anomaly.start)
     assert report.impact.affected_units == pytest.approx(truth["affected_units"], rel=0.1)
