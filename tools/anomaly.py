@@ -75,13 +75,11 @@ def seasonal_expected(s: pd.DataFrame, grain: str, fit: np.ndarray | None = None
         effect = _profile(resid, key, fit)
         days = np.unique(day[fit])
         if leave_day_out and len(days) >= 2:
-            loo = effect.copy()
-            for d in days:
-                own = day == d
-                loo[own & fit] = _profile(resid, key, fit & ~own)[own & fit]
             if _rhythm_variance(resid.to_numpy(), key, day, fit) <= 0:
                 continue  # the hours differ no more than days do: no rhythm to remove, only noise to add
-            effect = np.where(fit, loo, effect)
+            for d in days:
+                own = (day == d) & fit
+                effect[own] = _profile(resid, key, fit & (day != d))[own]
         expected = expected + np.nan_to_num(effect)
     return expected
 
