@@ -426,6 +426,11 @@ def explained_share(effect: float, exposure: float, p_value: float | None, level
     return min(1.0, max(0.0, (z - 1.0) / 3.0))
 
 
+def anomaly_factor(anomaly: AnomalyWindow) -> float:
+    """The ranking's anomaly factor: full credit for a real change, WITHIN_NOISE when the series shows none."""
+    return 1.0 if anomaly.found else WITHIN_NOISE
+
+
 def timing_until(anomaly: AnomalyWindow) -> datetime | None:
     """End of the analysed period when the series gave no clear onset (timing then cannot discriminate)."""
     return None if anomaly.found else anomaly.end
@@ -454,7 +459,7 @@ def _change_features(est: ChangeEstimate, levels: Levels, anomaly: AnomalyWindow
     return Features(explained=explained, p_value=est.p_value,
                     refutations_passed=sum(r.passed for r in est.refutations), refutations_run=len(est.refutations),
                     timing=tfit, design=1.0 if est.design == "did" else 0.75,
-                    anomaly=1.0 if anomaly.found else WITHIN_NOISE), ttext
+                    anomaly=anomaly_factor(anomaly)), ttext
 
 
 def step_experiments(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> list[Candidate]:
@@ -495,7 +500,7 @@ def step_experiments(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> li
             explained = explained_share(est.effect, exposure, est.p_value, levels, anomaly)
             tfit, ttext = timing_fit(started, onset, step, until=timing_until(anomaly))
             f = Features(explained=explained, p_value=est.p_value, timing=tfit, design=1.0,
-                         anomaly=1.0 if anomaly.found else WITHIN_NOISE)
+                         anomaly=anomaly_factor(anomaly))
             eid = ctx.evidence.add("experiment_estimate", f"Effect of experiment {exp_id} on {m.name}",
                                    method=est.method, experiment_id=exp_id, arm=est.arm, control=est.control,
                                    effect=est.effect, ci=list(est.ci), p_value=est.p_value,
@@ -583,7 +588,7 @@ def step_upstream(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> list[
         root = s.shifted and not shifted_parents
         base = min(max(float(getattr(s, "score", s.share) or 0.0), 0.0), 1.0)
         combined = base
-        f = Features(explained=s.share, p_value=s.p_value, anomaly=1.0 if anomaly.found else WITHIN_NOISE)
+        f = Features(explained=s.share, p_value=s.p_value, anomaly=anomaly_factor(anomaly))
         fixed = combined * f.anomaly
         why = [f"gcm attributes {s.share:.0%} of the anomaly to {s.metric}; its own series moved "
                f"{s.node_z:+.1f} robust z in the window"]
@@ -619,7 +624,7 @@ def segment_candidates(ctx: Context, segments: list[SegmentScore], seg_eid: str 
     best_other = max((c.score for c in others), default=0.0)
     for s in segments[:3]:
         strength = min(max(s.share_of_change, 0.0), 1.0) * min(max(s.excess, 0.0) / 0.4, 1.0)
-        score = strength * segment_significance(s) * (1.0 - best_other) * (1.0 if anomaly.found else WITHIN_NOISE)
+        score = strength * segment_significance(s) * (1.0 - best_other) * (anomaly_factor(anomaly))
         reasons = [f"{s.key} explains {s.share_of_change:.0%} of the change with {s.population_share:.0%} of "
                    f"the rows"]
         if best_other < 0.3:

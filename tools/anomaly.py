@@ -72,14 +72,14 @@ def seasonal_expected(s: pd.DataFrame, grain: str, fit: np.ndarray | None = None
     day = s["bucket"].dt.normalize().to_numpy()
     for key, leave_day_out in keys:
         resid = pd.Series(y - expected)
-        effect = _profile(resid, key, fit)
+        effect = phase_effect(resid.to_numpy(), key, fit, centred=False)
         days = np.unique(day[fit])
         if leave_day_out and len(days) >= 2:
             if _rhythm_variance(resid.to_numpy(), key, day, fit) <= 0:
                 continue  # the hours differ no more than days do: no rhythm to remove, only noise to add
             for d in days:
                 own = (day == d) & fit
-                effect[own] = _profile(resid, key, fit & (day != d))[own]
+                effect[own] = phase_effect(resid.to_numpy(), key, fit & (day != d), centred=False)[own]
         expected = expected + np.nan_to_num(effect)
     return expected
 
@@ -98,12 +98,6 @@ def _rhythm_variance(resid: np.ndarray, key: np.ndarray, day: np.ndarray, fit: n
     return float(grouped.mean().var(ddof=1)) - float(within.mean()) * float((1.0 / grouped.count()).mean())
 
 
-def _profile(resid: pd.Series, key: np.ndarray, fit: np.ndarray) -> np.ndarray:
-    """Median residual per key value over the `fit` rows, mapped back onto every row (NaN where unseen)."""
-    profile = resid[fit].groupby(key[fit]).median()
-    return pd.Series(key).map(profile).to_numpy(dtype=float)
-
-
 FIT_GAP = timedelta(hours=24)   # the profile is learned on data ending this long before the incident
 
 
@@ -116,13 +110,17 @@ def _fit_mask(s: pd.DataFrame, cutoff: datetime) -> np.ndarray | None:
     return fit
 
 
-def phase_effect(values: np.ndarray, phases: np.ndarray, fit: np.ndarray, min_rows: int = 1) -> np.ndarray:
-    """Per-row seasonal effect: the median of the `fit` rows of each phase (e.g. hour of day) minus the median
-    of all `fit` rows; 0 for a phase with fewer than `min_rows` fit rows. Subtract it to deseasonalize."""
+def phase_effect(values: np.ndarray, phases: np.ndarray, fit: np.ndarray, min_rows: int = 1,
+                 centred: bool = True) -> np.ndarray:
+    """Per-row seasonal effect: the median of the `fit` rows of each phase (e.g. hour of day), minus the median
+    of all `fit` rows when `centred`; 0 for a phase with fewer than `min_rows` fit rows. Subtract it to
+    deseasonalize."""
     ref = pd.Series(np.asarray(values, dtype=float)[fit])
     grouped = ref.groupby(np.asarray(phases)[fit])
     profile = grouped.median().where(grouped.size() >= min_rows)
-    return (profile - float(ref.median())).reindex(np.asarray(phases)).fillna(0.0).to_numpy()
+    if centred:
+        profile = profile - float(ref.median())
+    return profile.reindex(np.asarray(phases)).fillna(0.0).to_numpy()
 
 
 def _zscores(s: pd.DataFrame, expected: np.ndarray, rate: bool) -> np.ndarray:
