@@ -426,9 +426,21 @@ def explained_share(effect: float, exposure: float, p_value: float | None, level
     return min(1.0, max(0.0, (z - 1.0) / 3.0))
 
 
-def anomaly_factor(anomaly: AnomalyWindow) -> float:
-    """The ranking's anomaly factor: full credit for a real change, WITHIN_NOISE when the series shows none."""
-    return 1.0 if anomaly.found else WITHIN_NOISE
+def anomaly_factor(anomaly: AnomalyWindow, randomized_p: float | None = None) -> float:
+    """The ranking's anomaly factor: full credit for a real change, WITHIN_NOISE when the series shows none.
+
+    `randomized_p`: the p-value of a randomized estimate that moves the metric in the incident's direction.
+    Randomization needs no anomaly in the diluted aggregate: a treatment arm that differs from control at
+    z >= 4 shows the metric really moved there, so the doubt rises back from WITHIN_NOISE (z <= 2) to none.
+    """
+    if anomaly.found:
+        return 1.0
+    if randomized_p is None:
+        return WITHIN_NOISE
+    from scipy.stats import norm
+
+    z = float(norm.isf(max(randomized_p, 1e-300) / 2))
+    return WITHIN_NOISE + (1.0 - WITHIN_NOISE) * min(1.0, max(0.0, (z - 2.0) / 2.0))
 
 
 def timing_until(anomaly: AnomalyWindow) -> datetime | None:
@@ -500,7 +512,7 @@ def step_experiments(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> li
             explained = explained_share(est.effect, exposure, est.p_value, levels, anomaly)
             tfit, ttext = timing_fit(started, onset, step, until=timing_until(anomaly))
             f = Features(explained=explained, p_value=est.p_value, timing=tfit, design=1.0,
-                         anomaly=anomaly_factor(anomaly))
+                         anomaly=anomaly_factor(anomaly, randomized_p=est.p_value if explained > 0 else None))
             eid = ctx.evidence.add("experiment_estimate", f"Effect of experiment {exp_id} on {m.name}",
                                    method=est.method, experiment_id=exp_id, arm=est.arm, control=est.control,
                                    effect=est.effect, ci=list(est.ci), p_value=est.p_value,
@@ -512,7 +524,10 @@ def step_experiments(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> li
                 features=f, effect=est.effect, ci=est.ci, p_value=est.p_value, timing=ttext,
                 reasons=[f"{ttext} (first assignment {started.isoformat()})",
                          f"randomized: arm {est.arm} differs from control by {est.effect:.4g} per unit; explains "
-                         f"{explained:.0%} of the observed change ({exposure:.0%} of the window's rows are treated)"],
+                         f"{explained:.0%} of the observed change ({exposure:.0%} of the window's rows are treated)",
+                         *([f"the series shows no clear anomaly, but randomization does not need one: the arm "
+                            f"moved clearly (p={est.p_value:.2g}), so confidence is kept at {f.anomaly:.0%}"]
+                           if not anomaly.found and f.anomaly > WITHIN_NOISE else [])],
                 evidence=[eid, arms_f.attrs["evidence"]], experiment=(src, exp_id, est.control)))
     return out
 

@@ -22,6 +22,8 @@
 * anomaly: 1.0 when the detector found a real change, ``WITHIN_NOISE`` (0.6) when the "anomaly" is
   indistinguishable from noise: a null incident must not look confident (its candidates stay under 0.5),
   while a cause whose own estimate is clear is right about 3 times in 4 there (suite and held-out seeds).
+  Randomized evidence needs no anomaly in the diluted aggregate: for an experiment the factor rises from
+  ``WITHIN_NOISE`` at z <= 2 of its own estimate to 1 at z >= 4 (``agent.investigate.anomaly_factor``).
 Scores are probabilities of being the root cause only after calibration on the eval suite; the reliability
 table in evals/results/latest.md shows how close they are.
 """

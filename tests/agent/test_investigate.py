@@ -251,7 +251,10 @@ def test_a_cause_diluted_below_the_series_noise_is_found_by_its_own_evidence(dil
     top = report.root_causes[0]
     assert (top.kind, top.id) == ("experiment", truth["root_cause"]["id"])
     assert "no clear onset" in " ".join(top.reasons)
-    assert top.score < 0.5                                     # a within-noise incident is never confident
+    # The series alone is within noise, but the randomized arm moved at p < 0.01: that evidence needs no
+    # anomaly in the diluted aggregate, so the doubt the within-noise factor expresses is (partly) lifted.
+    assert top.p_value < 0.01 and top.score >= 0.5
+    assert "randomization does not need one" in " ".join(top.reasons)
     assert report.impact.affected_units == pytest.approx(truth["affected_units"], rel=0.1)
 
 
@@ -301,6 +304,20 @@ def test_a_change_whose_scope_was_already_moving_cannot_have_started_the_shift(t
     assert "already moving before it landed" in deploy.timing and deploy.score < 0.2
     top = report.root_causes[0]
     assert (top.kind, top.id) == ("segment", "region=LATAM")
+
+
+def test_within_noise_only_clear_randomized_evidence_lifts_the_doubt():
+    from types import SimpleNamespace
+
+    from agent.investigate import anomaly_factor
+    from tools.ranking import WITHIN_NOISE
+
+    quiet = SimpleNamespace(found=False)  # only the detector's verdict matters here
+    assert anomaly_factor(SimpleNamespace(found=True)) == 1.0
+    assert anomaly_factor(quiet) == WITHIN_NOISE                         # a change's DiD does not lift it
+    assert anomaly_factor(quiet, randomized_p=0.05) == WITHIN_NOISE      # z < 2: weak randomized evidence
+    assert WITHIN_NOISE < anomaly_factor(quiet, randomized_p=1e-3) < 1.0  # z ~ 3.3: partly
+    assert anomaly_factor(quiet, randomized_p=1e-5) == 1.0               # z >= 4: the arm clearly moved
 
 
 def test_equal_scores_go_to_the_stronger_evidence_not_the_alphabet():
