@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 WORKSPACE ?= .rca/workspace
 
-.PHONY: setup run test lint bench eval eval-holdout demo clean
+.PHONY: setup run test lint bench eval eval-holdout eval-large demo clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ eval: setup
 
 eval-holdout: setup
 	$(BIN)/python -m evals.run --holdout --no-baselines
+
+eval-large: setup  # the suite's seeds at ~2M rows each (Parquet, 2.4 GB under evals/scenarios/large)
+	$(BIN)/python -m evals.run --size large --no-baselines
 
 clean:
 	rm -rf $(VENV) .rca evals/scenarios

@@ -416,6 +416,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         root = args.scenarios or SCENARIOS / (f"{args.size}-holdout" if args.holdout else args.size)
         if args.holdout:
             stem, title = "holdout", "rca evaluation on held-out seeds"
+        if args.size != "small":  # same seeds with more data: what the engine gets right when the data allow it
+            stem, title = f"{stem}-{args.size}", f"{title} ({args.size} scenarios)"
         if args.scenarios is None:
             from evals.suite import suite_specs
 

@@ -1,10 +1,10 @@
 """Finds the anomalous window of a metric series: seasonality-aware, volume-weighted, direction-aware.
 
-Method: remove a robust seasonal profile (hour-of-day, and day-of-week with two weeks of data) from the
-series, standardize residuals by a robust scale (weighted by sqrt(rows) for rates, whose noise shrinks with
-volume), then take the contiguous run of buckets with the largest CUSUM-style excess sum(z - k) in the
-worsening direction. With a window given by the responder, the same search runs around it to report the
-real onset, which is often hours before the alert.
+Method: remove a robust seasonal profile (hour-of-day, then weekend vs weekday once the history holds a
+weekend, or day-of-week with three weeks of it) from the series, standardize residuals by a robust scale
+(weighted by sqrt(rows) for rates, whose noise shrinks with volume), then take the contiguous run of buckets
+with the largest CUSUM-style excess sum(z - k) in the worsening direction. With a window given by the
+responder, the same search runs around it to report the real onset, which is often hours before the alert.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def regularize(series: pd.DataFrame, grain: str) -> pd.DataFrame:
 
 
 def seasonal_expected(s: pd.DataFrame, grain: str, fit: np.ndarray | None = None) -> np.ndarray:
-    """Robust expected value per bucket: overall median plus hour-of-day and day-of-week medians.
+    """Robust expected value per bucket: overall median plus hour-of-day and weekly medians.
 
     `fit` marks the buckets the profile is learned from (those before the incident): with a few days of data
     an hour-of-day median that includes the anomalous day can equal it, hiding the shift it should expose.
@@ -58,30 +58,85 @@ def seasonal_expected(s: pd.DataFrame, grain: str, fit: np.ndarray | None = None
     one of them: a k-th of the residuals are exactly 0, the robust scale collapses, and 10-40% of three to
     five days of pure noise looked anomalous (about 1% now: tests/tools/test_anomaly.py). A profile whose
     hours differ no more than days do is not applied.
+    Weekly: once the fit holds a weekend (weekend vs weekday) or three weeks (day of week), a weekly phase is
+    removed the same way if whole days show it (`_weekly_shift`); with three fit days of every phase each
+    phase gets its own hours, as a weekend lift scales the daily cycle rather than adding to it.
     """
     y = s["value"].to_numpy(dtype=float)
     fit = np.isfinite(y) if fit is None else (np.asarray(fit, dtype=bool) & np.isfinite(y))
     level = np.nanmedian(y[fit]) if fit.any() else np.nanmedian(y)
     expected = np.full(len(y), level)
     span_days = (s["bucket"].iloc[-1] - s["bucket"].iloc[0]).total_seconds() / 86400 if len(s) else 0
-    keys: list[tuple[np.ndarray, bool]] = []
-    if grain in {"minute", "hour"} and span_days >= 2:
-        keys.append((s["bucket"].dt.hour.to_numpy(), True))
-    if grain in {"hour", "day"} and span_days >= 14:
-        keys.append((s["bucket"].dt.dayofweek.to_numpy(), False))
     day = s["bucket"].dt.normalize().to_numpy()
-    for key, leave_day_out in keys:
-        resid = pd.Series(y - expected)
-        effect = phase_effect(resid.to_numpy(), key, fit, centred=False)
-        days = np.unique(day[fit])
-        if leave_day_out and len(days) >= 2:
-            if _rhythm_variance(resid.to_numpy(), key, day, fit) <= 0:
-                continue  # the hours differ no more than days do: no rhythm to remove, only noise to add
-            for d in days:
-                own = (day == d) & fit
-                effect[own] = phase_effect(resid.to_numpy(), key, fit & (day != d), centred=False)[own]
-        expected = expected + np.nan_to_num(effect)
+    hours = s["bucket"].dt.hour.to_numpy()
+    if grain in {"minute", "hour"} and span_days >= 2:
+        expected = _remove_phase(y, expected, hours, day, fit)
+    weekly = _weekly_key(s["bucket"], day, fit) if grain in {"hour", "day"} else None
+    if weekly is not None and _weekly_shift(y - expected, weekly, day, fit):
+        key = weekly
+        if grain == "hour" and _fewest_days(weekly, day, fit) >= 3:
+            key = weekly * 24 + hours  # a weekly lift scales the daily cycle: learn each phase's own hours
+        expected = _remove_phase(y, expected, key, day, fit)
     return expected
+
+
+def _remove_phase(y: np.ndarray, expected: np.ndarray, key: np.ndarray, day: np.ndarray, fit: np.ndarray
+                  ) -> np.ndarray:
+    """`expected` plus the phase medians of the residuals; each fit day's own from the other days."""
+    resid = y - expected
+    effect = phase_effect(resid, key, fit, centred=False)
+    days = np.unique(day[fit])
+    if len(days) >= 2:
+        if _rhythm_variance(resid, key, day, fit) <= 0:
+            return expected  # the phases differ no more than days do: no rhythm to remove, only noise to add
+        for d in days:
+            own = (day == d) & fit
+            effect[own] = phase_effect(resid, key, fit & (day != d), centred=False)[own]
+    return expected + np.nan_to_num(effect)
+
+
+def _fewest_days(key: np.ndarray, day: np.ndarray, fit: np.ndarray) -> int:
+    """Fit days of the rarest phase of a daily-constant key."""
+    return int(pd.Series(key[fit]).groupby(day[fit]).first().value_counts().min())
+
+
+WEEKLY_ALPHA = 0.01  # a weekly phase is removed only when whole days show it this clearly
+
+
+def _weekly_shift(resid: np.ndarray, key: np.ndarray, day: np.ndarray, fit: np.ndarray) -> bool:
+    """Do whole fit days of one weekly phase differ from the others beyond day-to-day drift?
+
+    Hours of a day share that day's drift, so they are not independent evidence: the test (Welch's t, or
+    one-way ANOVA for day-of-week) takes each fit day's mean residual as one observation.
+    """
+    from scipy.stats import f_oneway, ttest_ind
+
+    frame = pd.DataFrame({"r": resid[fit], "k": key[fit], "d": day[fit]}).dropna()
+    per_day = frame.groupby("d").agg(r=("r", "mean"), k=("k", "first"))
+    groups = [g.to_numpy() for _, g in per_day.groupby("k")["r"]]
+    if len(groups) < 2 or min(len(g) for g in groups) < 2:
+        return False
+    if len(groups) == 2:
+        p = float(ttest_ind(groups[0], groups[1], equal_var=False).pvalue)
+    else:
+        p = float(f_oneway(*groups).pvalue)
+    return bool(np.isfinite(p) and p < WEEKLY_ALPHA)
+
+
+def _weekly_key(buckets: pd.Series, day: np.ndarray, fit: np.ndarray) -> np.ndarray | None:
+    """The weekly phase the fit days can support: day of week with three of each, else weekend vs weekday.
+
+    Leave-one-day-out needs two days of a phase to learn it; a weekend/weekday split needs one weekend
+    (two days), a day-of-week profile three weeks. None when the fit has neither.
+    """
+    dow = buckets.dt.dayofweek.to_numpy()
+    fit_days = pd.Series(dow[fit]).groupby(day[fit]).first()
+    if fit_days.value_counts().reindex(range(7), fill_value=0).min() >= 3:
+        return dow
+    weekend = (fit_days >= 5).sum()
+    if weekend >= 2 and len(fit_days) - weekend >= 2:
+        return (dow >= 5).astype(int)
+    return None
 
 
 def _rhythm_variance(resid: np.ndarray, key: np.ndarray, day: np.ndarray, fit: np.ndarray) -> float:

@@ -174,3 +174,54 @@ def test_the_daily_profile_is_learned_only_from_the_buckets_before_the_incident(
     wild = calm.assign(value=np.where(fit, value, value + 0.5))
     assert np.allclose(seasonal_expected(calm, "hour", fit), seasonal_expected(wild, "hour", fit))
     assert not np.allclose(seasonal_expected(calm, "hour"), seasonal_expected(wild, "hour"))
+
+
+
+def _weekly(seed: int, *, days: int, weekend: float, start: datetime = START, shift_at: int | None = None,
+            shift: float = 0.0, drift: float = 0.0) -> pd.DataFrame:
+    """A rate with a daily cycle, a weekend lift, day-to-day drift and an optional shift."""
+    rng = np.random.default_rng(seed)
+    buckets = pd.date_range(start, periods=days * 24, freq="h")
+    weekend_day = np.asarray(buckets.dayofweek) >= 5
+    rate = 0.03 * (1 + 0.5 * np.sin(2 * np.pi * np.asarray(buckets.hour) / 24)) * np.where(weekend_day, 1 + weekend, 1)
+    rate = rate + np.repeat(rng.normal(0, drift, days), 24)
+    if shift_at is not None:
+        rate[shift_at:] += shift
+    n = rng.poisson(3000, len(buckets))
+    return pd.DataFrame({"bucket": buckets, "value": rng.binomial(n, np.clip(rate, 0, 1)) / n, "n": n})
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_weekend_lift_is_learned_once_the_history_holds_a_weekend(seed: int):
+    """Two weeks of a rate 40% higher at weekends (START is a Sunday): a quiet Saturday is not an incident,
+    and a Monday shift is found at its own onset, not at the weekend before it."""
+    quiet = _weekly(seed, days=14, weekend=0.4)
+    a = find_anomaly(quiet, grain="hour", higher_is_worse=True, detected_at=START + (13 * 24 + 20) * HOUR)
+    assert not a.found
+    shift_at = 15 * 24 + 11                                              # Monday 11:00
+    moved = _weekly(seed, days=16, weekend=0.4, shift_at=shift_at, shift=0.006)
+    b = find_anomaly(moved, grain="hour", higher_is_worse=True, detected_at=START + (16 * 24 - 1) * HOUR)
+    assert b.found and abs(b.onset - (START + shift_at * HOUR)) <= HOUR
+
+
+def test_a_weekly_phase_is_judged_on_whole_days_not_hours():
+    """Saturday to Tuesday whose levels only drift day to day: the hours share their day's drift, so counted
+    as hours the weekend "differs"; counted as days (two of each) it does not, and nothing weekly is removed."""
+    from tools.anomaly import _weekly_key, _weekly_shift
+
+    saturday = START - timedelta(days=1)
+    false_weekly = 0
+    for seed in range(20):
+        s = regularize(_weekly(seed, days=5, weekend=0.0, drift=0.004, start=saturday), "hour")
+        day = s["bucket"].dt.normalize().to_numpy()
+        fit = (s["bucket"] < saturday + timedelta(days=4)).to_numpy()
+        key = _weekly_key(s["bucket"], day, fit)
+        assert key is not None                                           # the fit does hold a weekend
+        resid = s["value"].to_numpy() - s["value"].median()
+        false_weekly += _weekly_shift(resid, key, day, fit)
+    assert false_weekly <= 1
+    lifted = regularize(_weekly(0, days=15, weekend=0.4, drift=0.001), "hour")
+    day = lifted["bucket"].dt.normalize().to_numpy()
+    fit = np.ones(len(lifted), dtype=bool)
+    key = _weekly_key(lifted["bucket"], day, fit)
+    assert _weekly_shift(lifted["value"].to_numpy() - lifted["value"].median(), key, day, fit)
