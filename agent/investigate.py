@@ -234,10 +234,11 @@ def step_segments(ctx: Context, levels: Levels) -> tuple[list[SegmentScore], str
                                      len_baseline=len_b, len_anomaly=len_a))
     ranked = rank_segments(scored)
     if ctx.incident.filters and (not ranked or ranked[0].excess < 0.15):
-        whole = SegmentScore(dimensions={k: str(v) for k, v in ctx.incident.filters.items()}, share_of_change=1.0,
-                             population_share=1.0, excess=0.0, surprise=0.0, baseline=base, observed=obs,
-                             rows_baseline=int(tot.loc["baseline", "n"]) if "baseline" in tot.index else 0,
-                             rows_anomaly=int(tot.loc["anomaly", "n"]) if "anomaly" in tot.index else 0)
+        whole = _filtered_population(ctx, levels, periods, len_b, len_a) or SegmentScore(
+            dimensions={k: str(v) for k, v in ctx.incident.filters.items()}, share_of_change=1.0,
+            population_share=1.0, excess=0.0, surprise=0.0, baseline=base, observed=obs,
+            rows_baseline=int(tot.loc["baseline", "n"]) if "baseline" in tot.index else 0,
+            rows_anomaly=int(tot.loc["anomaly", "n"]) if "anomaly" in tot.index else 0)
         ranked = [whole, *ranked]
     eid = ctx.evidence.add(
         "segments", "Segments that explain the change",
@@ -247,6 +248,35 @@ def step_segments(ctx: Context, levels: Levels) -> tuple[list[SegmentScore], str
         anomaly_period=[p.isoformat() for p in levels.analysis_period],
         segments=[s.model_dump() for s in ranked[:5]])
     return ranked, eid
+
+
+def _filtered_population(ctx: Context, levels: Levels, periods: list, len_b: float, len_a: float
+                         ) -> SegmentScore | None:
+    """The responder's filtered population scored against everyone: did it move more than the rest?
+
+    Inside the filter it explains all of the change by construction; only the unfiltered comparison says
+    whether the shift is specific to it (an external event in one region) or everywhere.
+    """
+    m = ctx.metric
+    dims = tuple(d for d in ctx.incident.filters if d in m.dimensions)
+    if not dims:
+        return None
+    frame = ctx.sql(metric_cells(m, dialect=ctx.dialect, periods=periods, group_by=list(dims)),
+                    f"{m.name} by {', '.join(dims)} (all of them, not only the incident's filter): baseline vs "
+                    "anomaly")
+    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    tot = frame.assign(vn=frame["value"] * frame["n"]).groupby("period")[["vn", "n", "value"]].sum()
+    if not {"baseline", "anomaly"} <= set(tot.index):
+        return None
+    if levels.additive:
+        base, obs = float(tot.loc["baseline", "value"]), float(tot.loc["anomaly", "value"])
+    else:
+        base = float(tot.loc["baseline", "vn"] / tot.loc["baseline", "n"])
+        obs = float(tot.loc["anomaly", "vn"] / tot.loc["anomaly", "n"])
+    wanted = {d: str(ctx.incident.filters[d]) for d in dims}
+    scored = score_segments(frame, dims, baseline=base, observed=obs, additive=levels.additive,
+                            len_baseline=len_b, len_anomaly=len_a)
+    return next((sc for sc in scored if sc.dimensions == wanted), None)
 
 
 def step_segment_onset(ctx: Context, anomaly: AnomalyWindow, segment: SegmentScore) -> datetime | None:
@@ -632,6 +662,40 @@ def segment_significance(s: SegmentScore) -> float:
     return float(min(1.0, max(0.0, (z - 2.0) / 3.0)))
 
 
+PARENT_OF_MOVING_PART = 0.5  # a segment whose movement sits in one of its parts is the less specific answer
+
+
+def _moving_part(s: SegmentScore, segments: list[SegmentScore]) -> SegmentScore | None:
+    """A listed sub-segment of `s` that carries its movement: the rest of `s` shows no excess of its own.
+
+    Adtributor keeps the most specific explanation: android explaining 95% of a change with 46% of the rows
+    loses to android+LATAM explaining 87% with 7%, since android outside LATAM explains 8% with 39%.
+    """
+    for c in segments:
+        if len(c.dimensions) <= len(s.dimensions) or any(c.dimensions.get(d) != v for d, v in s.dimensions.items()):
+            continue
+        rest_excess = (s.share_of_change - c.share_of_change) - (s.population_share - c.population_share)
+        if c.share_of_change > 0.5 * s.share_of_change and rest_excess <= 0.05:
+            return c
+    return None
+
+
+def _change_that_fits(s: SegmentScore, others: list[Candidate], onset: datetime) -> Candidate | None:
+    """A change reaching the segment whose own evidence holds: clear effect, clean pre-trend, landed first.
+
+    A segment is the cause only when nothing in the change log explains its movement; a loose timing fit
+    (an onset detected hours late on a sparse series) does not make such a change irrelevant.
+    """
+    for c in others:
+        if c.kind != "change" or c.at is None or c.reach is None or c.p_value is None:
+            continue
+        reaches = all(s.dimensions.get(d, str(v)) == str(v) for d, v in c.reach.items())
+        if (reaches and c.p_value < 1e-3 and c.features.explained >= 0.5 and c.at <= onset
+                and c.refutations.get("pre_trend") is True):
+            return c
+    return None
+
+
 def segment_candidates(ctx: Context, segments: list[SegmentScore], seg_eid: str | None, anomaly: AnomalyWindow,
                        others: list[Candidate]) -> list[Candidate]:
     """The top segments as causes of their own: what is left when no change, experiment or node fits."""
@@ -639,9 +703,20 @@ def segment_candidates(ctx: Context, segments: list[SegmentScore], seg_eid: str 
     best_other = max((c.score for c in others), default=0.0)
     for s in segments[:3]:
         strength = min(max(s.share_of_change, 0.0), 1.0) * min(max(s.excess, 0.0) / 0.4, 1.0)
-        score = strength * segment_significance(s) * (1.0 - best_other) * (anomaly_factor(anomaly))
         reasons = [f"{s.key} explains {s.share_of_change:.0%} of the change with {s.population_share:.0%} of "
                    f"the rows"]
+        part = _moving_part(s, segments)
+        if part is not None:
+            strength *= PARENT_OF_MOVING_PART
+            reasons.append(f"its part {part.key} explains {part.share_of_change:.0%} of the change; the rest of "
+                           f"{s.key} moved no more than its share of the rows")
+        change = _change_that_fits(s, others, anomaly.onset)
+        if change is not None:
+            strength *= PARENT_OF_MOVING_PART
+            reasons.append(f"{change.id} reaches it, landed before the onset and its scope was not moving before "
+                           f"it (p={change.p_value:.2g}): the segment is where that change acted, not a cause "
+                           "of its own")
+        score = strength * segment_significance(s) * (1.0 - best_other) * (anomaly_factor(anomaly))
         if best_other < 0.3:
             reasons.append("no change, experiment or upstream metric explains the movement")
         out.append(Candidate(kind="segment", id=s.key, title=f"segment {s.key}", features=Features(),

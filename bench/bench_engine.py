@@ -22,7 +22,7 @@ RCA = Path(sys.executable).with_name("rca")
 CASES = {  # name -> (family, size, params)
     "target": ("pii_leak_deploy", "small", {"volume": 6.0}),   # the issue's ~120k rows (9 changes: the fewest here)
     "medium": ("pii_leak_deploy", "small", {"volume": 8.0}),
-    "large": ("pii_leak_deploy", "large", {}),
+    "large": ("pii_leak_deploy", "large", {"volume": 1.15}),   # the issue's ~2.3M rows
 }
 
 

@@ -320,6 +320,62 @@ def test_within_noise_only_clear_randomized_evidence_lifts_the_doubt():
     assert anomaly_factor(quiet, randomized_p=1e-5) == 1.0               # z >= 4: the arm clearly moved
 
 
+def test_a_surge_in_the_responders_filtered_population_is_scored_against_everyone(tmp_path: Path):
+    """The responder already filtered the incident to APAC, where an outside surge happened: inside the filter
+    APAC explains all of the change by construction, so only the comparison with everyone else shows that
+    the shift is specific to it; nothing in the change log explains it."""
+    scenario = generate("external_surge", seed=4, size="small", out=tmp_path / "surge", filters=True,
+                        window=False, volume=5.0, segment={"region": "APAC"})
+    assert json.loads((scenario / "incident.json").read_text())["filters"] == {"region": "APAC"}
+    report = investigate_scenario(scenario, settings=_settings(tmp_path))
+    top = report.root_causes[0]
+    assert (top.kind, top.id) == ("segment", "region=APAC") and top.score >= 0.5
+    whole = report.segments[0]
+    assert whole.dimensions == {"region": "APAC"}
+    assert whole.share_of_change > 0.9 and whole.population_share < 0.3      # against everyone, not 1.0 / 1.0
+    assert any(e.kind == "sql" and "not only the incident's filter" in e.title for e in report.evidence)
+
+
+def test_a_segment_whose_movement_sits_in_one_of_its_parts_is_the_less_specific_answer():
+    from agent.investigate import _moving_part
+    from tools.segments import SegmentScore
+
+    def seg(dims: dict[str, str], share: float, pop: float) -> SegmentScore:
+        return SegmentScore(dimensions=dims, share_of_change=share, population_share=pop, excess=share - pop,
+                            surprise=0.0, baseline=0.02, observed=0.05, rows_baseline=1000, rows_anomaly=1000)
+
+    android = seg({"platform": "android"}, 0.95, 0.46)
+    pair = seg({"platform": "android", "region": "LATAM"}, 0.87, 0.07)
+    latam = seg({"region": "LATAM"}, 0.81, 0.16)
+    assert _moving_part(android, [pair, android, latam]) == pair     # android outside LATAM: 8% with 39%
+    assert _moving_part(pair, [pair, android, latam]) is None         # nothing more specific listed
+    spread = seg({"platform": "android", "region": "EU"}, 0.40, 0.10)
+    assert _moving_part(android, [spread, android]) is None           # the rest (55% with 36%) moved too
+
+
+def test_a_segment_is_not_a_cause_of_its_own_when_a_change_that_fits_reaches_it():
+    """A web-only deploy with a clear effect and a clean pre-trend, landing before the (late) detected onset,
+    explains the web segment; one that failed its pre-trend, or landed after the onset, does not."""
+    from agent.investigate import Candidate, _change_that_fits
+    from tools.ranking import Features
+    from tools.segments import SegmentScore
+
+    web = SegmentScore(dimensions={"platform": "web"}, share_of_change=0.96, population_share=0.22, excess=0.74,
+                       surprise=0.0, baseline=0.0, observed=0.09, rows_baseline=2000, rows_anomaly=300)
+    onset = datetime(2026, 3, 6, 18)
+
+    def deploy(reach: dict[str, object], at: datetime, pre_trend: bool, p: float = 1e-12) -> Candidate:
+        return Candidate(kind="change", id="deploy-1", title="d", features=Features(explained=0.7, p_value=p),
+                         p_value=p, refutations={"pre_trend": pre_trend}, reach=reach, at=at)
+
+    assert _change_that_fits(web, [deploy({"platform": "web"}, onset - timedelta(hours=5), True)], onset)
+    assert _change_that_fits(web, [deploy({}, onset - timedelta(hours=1), True)], onset)          # global
+    assert not _change_that_fits(web, [deploy({"platform": "ios"}, onset - timedelta(hours=1), True)], onset)
+    assert not _change_that_fits(web, [deploy({"platform": "web"}, onset - timedelta(hours=1), False)], onset)
+    assert not _change_that_fits(web, [deploy({"platform": "web"}, onset + timedelta(hours=1), True)], onset)
+    assert not _change_that_fits(web, [deploy({"platform": "web"}, onset - timedelta(hours=1), True, 0.2)], onset)
+
+
 def test_equal_scores_go_to_the_stronger_evidence_not_the_alphabet():
     from agent.investigate import Candidate, rank_candidates
     from tools.ranking import Features
