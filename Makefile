@@ -37,8 +37,9 @@ eval: setup
 eval-holdout: setup
 	$(BIN)/python -m evals.run --holdout --no-baselines
 
-eval-large: setup  # the suite's seeds at ~2M rows each (Parquet, 2.4 GB under evals/scenarios/large)
+eval-large: setup  # the suite's seeds at ~2M rows each (Parquet, 2.4 GB each under evals/scenarios/large*)
 	$(BIN)/python -m evals.run --size large --no-baselines
+	$(BIN)/python -m evals.run --size large --holdout --no-baselines
 
 clean:
 	rm -rf $(VENV) .rca evals/scenarios
