@@ -280,24 +280,6 @@ def _prefer(runs: list[tuple[float, int, int, float]], preferred: float) -> list
 LONG_RUN = timedelta(hours=24)
 
 
-QUIET_LEAD_Z = 4.0  # a stretch of a run whose summed z / sqrt(length) stays below this is not a shift of its own
-
-
-def _run_onset(z: np.ndarray, a: int, b: int, step: timedelta) -> int:
-    """The onset of the excess run [a, b]: its sharpest shift within `_ahead` buckets of its start, or later when
-    everything it skips is no anomaly on its own.
-
-    A bump of noise (or drift) hours before the real shift can open the run; the cap protects a real but
-    sparse incident (a rare event whose run is all excess) from having its onset moved to a late burst.
-    """
-    near = refine_onset(z, a, b, reach=6, ahead=_ahead(a, b, step))
-    far = refine_onset(z, a, b, reach=6, ahead=b - a)
-    if far <= near:
-        return near
-    skipped = z[a:far]
-    return far if float(np.sum(skipped)) / np.sqrt(len(skipped)) < QUIET_LEAD_Z else near
-
-
 def _ahead(a: int, b: int, step: timedelta) -> int:
     """How far into the excess run the onset may move: 6 buckets, or anywhere in a run longer than a day.
 
@@ -339,7 +321,7 @@ def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, det
             a = max(0, b + 1 - ANCHOR_BUCKETS.get(grain, 24))
             score = float(np.sum(sign * z_raw[a:b + 1] - DRIFT_K))
         else:
-            a = _run_onset(sign * z_raw, a, b, step)
+            a = refine_onset(sign * z_raw, a, b, reach=6, ahead=_ahead(a, b, step))
         start, end = buckets[a], buckets[b] + step
         onset = start
         source = "detected"
@@ -354,7 +336,7 @@ def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, det
         found = score >= MIN_SCORE
         if not found:  # neither direction stands out: the responder filed it as a worsening
             score, sign, a, b = next(r for r in runs if r[1] == preferred)
-        a = _run_onset(sign * z_raw, a, b, step)
+        a = refine_onset(sign * z_raw, a, b, reach=6, ahead=_ahead(a, b, step))
         start, end = w_start, w_end
         onset = buckets[a] if found and buckets[a] < w_start else w_start
         source = "incident"

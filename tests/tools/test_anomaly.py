@@ -225,20 +225,3 @@ def test_a_weekly_phase_is_judged_on_whole_days_not_hours():
     fit = np.ones(len(lifted), dtype=bool)
     key = _weekly_key(lifted["bucket"], day, fit)
     assert _weekly_shift(lifted["value"].to_numpy() - lifted["value"].median(), key, day, fit)
-
-
-def test_a_run_opened_by_a_bump_takes_its_onset_at_the_shift_only_if_the_bump_is_no_anomaly_of_its_own():
-    """experiment_guardrail-h02 at full volume: a mild rise and a bump open the excess run nine hours before the
-    experiment's shift; what the onset skips sums to z 3.2 (no anomaly on its own), so the onset moves there. A
-    rare event whose whole run is excess (a leak) keeps its early onset even if a late burst is sharper."""
-    from tools.anomaly import _run_onset
-
-    z = np.zeros(60)
-    a, shift_at, b = 30, 39, 50                          # a run shorter than a day: normally 6 buckets of play
-    z[a:a + 3], z[a + 3:a + 6], z[a + 6:shift_at] = 0.8, 1.6, -0.3
-    z[shift_at:b + 1] = 4.0
-    assert _run_onset(z, a, b, HOUR) == shift_at
-    leak = np.zeros(60)
-    leak[a:b + 1] = 2.0                                  # elevated from the start ...
-    leak[b - 3:b + 1] = 6.0                              # ... with a sharper burst at the end
-    assert _run_onset(leak, a, b, HOUR) == a
