@@ -217,14 +217,9 @@ def step_segments(ctx: Context, levels: Levels) -> tuple[list[SegmentScore], str
                                  filters=ctx.incident.filters), f"{m.name} by {', '.join(dims)}: baseline vs anomaly")
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
     # Overall levels over the same periods (the analysis period starts at the onset).
-    tot = frame.assign(vn=frame["value"] * frame["n"]).groupby("period")[["vn", "n", "value"]].sum()
+    tot, base, obs = _period_levels(frame, levels.additive)
     len_b = (levels.baseline_period[1] - levels.baseline_period[0]) / GRAIN_DELTA[ctx.grain]
     len_a = (levels.analysis_period[1] - levels.analysis_period[0]) / GRAIN_DELTA[ctx.grain]
-    if levels.additive:
-        base, obs = float(tot.loc["baseline", "value"]), float(tot.loc["anomaly", "value"])
-    else:
-        base = float(tot.loc["baseline", "vn"] / tot.loc["baseline", "n"]) if "baseline" in tot.index else 0.0
-        obs = float(tot.loc["anomaly", "vn"] / tot.loc["anomaly", "n"]) if "anomaly" in tot.index else 0.0
     scored: list[SegmentScore] = []
     for ds in dimension_sets(dims, pairs=len(dims) > 1):
         cells = frame.groupby(["period", *ds], dropna=False).apply(
@@ -250,6 +245,19 @@ def step_segments(ctx: Context, levels: Levels) -> tuple[list[SegmentScore], str
     return ranked, eid
 
 
+def _period_levels(frame: pd.DataFrame, additive: bool) -> tuple[pd.DataFrame, float, float]:
+    """Per-period totals of a ``period, ..., value, n`` cells frame, and the baseline and anomaly levels."""
+    tot = frame.assign(vn=frame["value"] * frame["n"]).groupby("period")[["vn", "n", "value"]].sum()
+
+    def level(period: str) -> float:
+        if period not in tot.index:
+            return 0.0
+        row = tot.loc[period]
+        return float(row["value"]) if additive else float(row["vn"] / row["n"])
+
+    return tot, level("baseline"), level("anomaly")
+
+
 def _filtered_population(ctx: Context, levels: Levels, periods: list, len_b: float, len_a: float
                          ) -> SegmentScore | None:
     """The responder's filtered population scored against everyone: did it move more than the rest?
@@ -265,14 +273,9 @@ def _filtered_population(ctx: Context, levels: Levels, periods: list, len_b: flo
                     f"{m.name} by {', '.join(dims)} (all of them, not only the incident's filter): baseline vs "
                     "anomaly")
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
-    tot = frame.assign(vn=frame["value"] * frame["n"]).groupby("period")[["vn", "n", "value"]].sum()
+    tot, base, obs = _period_levels(frame, levels.additive)
     if not {"baseline", "anomaly"} <= set(tot.index):
         return None
-    if levels.additive:
-        base, obs = float(tot.loc["baseline", "value"]), float(tot.loc["anomaly", "value"])
-    else:
-        base = float(tot.loc["baseline", "vn"] / tot.loc["baseline", "n"])
-        obs = float(tot.loc["anomaly", "vn"] / tot.loc["anomaly", "n"])
     wanted = {d: str(ctx.incident.filters[d]) for d in dims}
     scored = score_segments(frame, dims, baseline=base, observed=obs, additive=levels.additive,
                             len_baseline=len_b, len_anomaly=len_a)
@@ -662,7 +665,7 @@ def segment_significance(s: SegmentScore) -> float:
     return float(min(1.0, max(0.0, (z - 2.0) / 3.0)))
 
 
-PARENT_OF_MOVING_PART = 0.5  # a segment whose movement sits in one of its parts is the less specific answer
+EXPLAINED_SEGMENT = 0.5  # a segment whose movement a more specific part or a fitting change explains counts half
 
 
 def _moving_part(s: SegmentScore, segments: list[SegmentScore]) -> SegmentScore | None:
@@ -707,16 +710,16 @@ def segment_candidates(ctx: Context, segments: list[SegmentScore], seg_eid: str 
                    f"the rows"]
         part = _moving_part(s, segments)
         if part is not None:
-            strength *= PARENT_OF_MOVING_PART
+            strength *= EXPLAINED_SEGMENT
             reasons.append(f"its part {part.key} explains {part.share_of_change:.0%} of the change; the rest of "
                            f"{s.key} moved no more than its share of the rows")
         change = _change_that_fits(s, others, anomaly.onset)
         if change is not None:
-            strength *= PARENT_OF_MOVING_PART
+            strength *= EXPLAINED_SEGMENT
             reasons.append(f"{change.id} reaches it, landed before the onset and its scope was not moving before "
                            f"it (p={change.p_value:.2g}): the segment is where that change acted, not a cause "
                            "of its own")
-        score = strength * segment_significance(s) * (1.0 - best_other) * (anomaly_factor(anomaly))
+        score = strength * segment_significance(s) * (1.0 - best_other) * anomaly_factor(anomaly)
         if best_other < 0.3:
             reasons.append("no change, experiment or upstream metric explains the movement")
         out.append(Candidate(kind="segment", id=s.key, title=f"segment {s.key}", features=Features(),
