@@ -398,7 +398,10 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
     prelim.sort(reverse=True)
     for _, cid in prelim[:REFUTE_TOP]:
         ctx.progress(f"refuting {cid}")
-        estimates[cid] = estimate(next(c for c in included if c.id == cid), refute=True)
+        change = next(c for c in included if c.id == cid)
+        est = estimates[cid] = estimate(change, refute=True)
+        if ctx.grain == "hour" and not levels.additive:
+            est.refutations.append(_lead_in_minutes(ctx, change, est.effect))
     out: list[Candidate] = [
         Candidate(kind="change", id=c.id, title=c.description or c.id, features=Features(explained=0.0),
                   reasons=[f"its scope ({c.scope_text()}) lies outside the incident's population "
@@ -431,6 +434,19 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
                              reach={d: v for d, v in change.scope.items() if v is not None and d in m.dimensions},
                              at=change.at))
     return out
+
+
+def _lead_in_minutes(ctx: Context, change: ChangeCandidate, effect: float):  # -> Refutation
+    """The change's scope in the hour before and after it, against the same clock hours on earlier days."""
+    from tools.causal import lead_in_minutes, lead_periods
+
+    m = ctx.metric
+    scope = {d: v for d, v in change.scope.items() if v is not None and d in m.dimensions}
+    frame = ctx.sql(metric_cells(m, dialect=ctx.dialect, periods=lead_periods(change.at),
+                                 filters={**ctx.incident.filters, **scope}),
+                    f"{m.name} in the scope of {change.id}, the hour around it vs the same hours before")
+    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    return lead_in_minutes(frame.dropna(subset=["value"]), effect)
 
 
 def incident_sign(levels: Levels, anomaly: AnomalyWindow) -> float:
@@ -497,8 +513,8 @@ def _change_features(est: ChangeEstimate, levels: Levels, anomaly: AnomalyWindow
     """The change's ranking features and the sentence saying how its timing fits."""
     explained = explained_share(est.effect, est.exposure, est.p_value, levels, anomaly)
     tfit, ttext = timing_fit(change.at, onset, step, until=timing_until(anomaly))
-    lead = next((r for r in est.refutations if r.name == "pre_trend"), None)
-    if lead is not None and not lead.passed and tfit > PRE_TREND_TIMING:
+    lead = next((r for r in est.refutations if r.name in {"pre_trend", "pre_trend_minutes"} and not r.passed), None)
+    if lead is not None and tfit > PRE_TREND_TIMING:
         tfit, ttext = PRE_TREND_TIMING, ("its scope was already moving before it landed (pre-trend test): it "
                                          "cannot have started the shift")
     return Features(explained=explained, p_value=est.p_value,

@@ -362,6 +362,47 @@ def pre_trend(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, oth
                              f"fails at p <= {alpha:g}){where}")
 
 
+LEAD_WINDOW = timedelta(minutes=60)  # the sub-bucket lead: this long before the change vs the same clock time
+LEAD_DAYS = 3                        # earlier days giving the reference for that clock window
+LEAD_Z = 3.0                         # how clearly the scope must already be off its usual level
+LEAD_SHARE = 1 / 3                   # ... and by this share of the hour after at least (day-level drift moves both)
+
+
+def lead_periods(at: datetime) -> list[tuple[str, datetime, datetime]]:
+    """Labelled periods for `lead_in_minutes`: the hour before and after the change, and the same clock windows
+    on the previous days (their reference)."""
+    out = [("before", at - LEAD_WINDOW, at), ("after", at, at + LEAD_WINDOW)]
+    for d in range(1, LEAD_DAYS + 1):
+        ref = at - timedelta(days=d)
+        out += [("before_ref", ref - LEAD_WINDOW, ref), ("after_ref", ref, ref + LEAD_WINDOW)]
+    return out
+
+
+def lead_in_minutes(cells: pd.DataFrame, effect: float) -> Refutation:
+    """Pre-trend at the timestamps' own resolution: was the scope already off its usual level in the hour right
+    before the change? Hourly buckets cannot tell a change landing 40 minutes into a surge from its cause.
+
+    `cells`: the change's scope per period of `lead_periods` (``period, value, n``, a rate). Fails when the hour
+    before is off its reference (same clock window on earlier days) at z >= LEAD_Z in the effect's direction,
+    by at least LEAD_SHARE of what the hour after is off.
+    """
+    by = {str(r["period"]): (float(r["value"]), float(r["n"])) for _, r in cells.iterrows() if r["n"]}
+    if not {"before", "after", "before_ref", "after_ref"} <= set(by):
+        return Refutation(name="pre_trend_minutes", passed=True, detail="not run: a window without rows")
+    sign = 1.0 if effect >= 0 else -1.0
+    (rb, nb), (ra, _), (qb, nqb), (qa, _) = by["before"], by["after"], by["before_ref"], by["after_ref"]
+    var = qb * (1 - qb) * (1 / nb + 1 / nqb)
+    if not 0 <= qb <= 1 or var <= 0:
+        return Refutation(name="pre_trend_minutes", passed=True, detail="not run: not a rate, or no variance")
+    lead, lag = sign * (rb - qb), sign * (ra - qa)
+    z = lead / var ** 0.5
+    moving = z >= LEAD_Z and lag > 0 and lead >= LEAD_SHARE * lag
+    return Refutation(name="pre_trend_minutes", passed=not moving, new_effect=sign * lead,
+                      detail=f"hour before the change vs the same clock hour on the {LEAD_DAYS} days before: "
+                             f"{sign * lead:+.4g} (z={z:.1f}); hour after: {sign * lag:+.4g}; fails at z >= "
+                             f"{LEAD_Z:g} and at least {LEAD_SHARE:.2g} of the hour after")
+
+
 def exposure(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, grain: str, start: datetime,
              end: datetime) -> float:
     """Share of the anomaly window's rows that the change reached."""

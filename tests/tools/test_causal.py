@@ -190,3 +190,25 @@ def test_ci_matches_the_full_two_way_fixed_effects_regression(data: pd.DataFrame
     lo, hi = fit.conf_int().loc["t"]
     assert real.effect == pytest.approx(fit.params["t"], rel=1e-6)   # same coefficient (FWL) ...
     assert (real.ci[1] - real.ci[0]) / (hi - lo) == pytest.approx(1.0, abs=0.05)   # ... and the same uncertainty
+
+
+def test_the_minute_level_lead_catches_a_scope_moving_within_the_hour_before_its_change():
+    """Hourly buckets cannot tell a deploy landing 50 minutes into a regional surge from its cause; the rows'
+    own timestamps can: the hour before the change against the same clock hour on the days before."""
+    from datetime import datetime
+
+    from tools.causal import lead_in_minutes, lead_periods
+
+    assert [p[0] for p in lead_periods(datetime(2026, 3, 27, 11, 24))][:4] == ["before", "after", "before_ref",
+                                                                               "after_ref"]
+
+    def cells(before: float, after: float, n: float = 1500.0) -> pd.DataFrame:
+        return pd.DataFrame({"period": ["before", "after", "before_ref", "after_ref"],
+                             "value": [before, after, 0.02, 0.02], "n": [n, n, 3 * n, 3 * n]})
+
+    surge = lead_in_minutes(cells(before=0.05, after=0.07), effect=0.05)
+    assert not surge.passed and surge.name == "pre_trend_minutes"           # already up before it landed
+    assert lead_in_minutes(cells(before=0.02, after=0.07), effect=0.05).passed          # the change's own shift
+    assert lead_in_minutes(cells(before=0.026, after=0.07), effect=0.05).passed         # drift: < 1/3 of after
+    assert lead_in_minutes(cells(before=0.05, after=0.07, n=40.0), effect=0.05).passed  # too few rows to tell
+    assert lead_in_minutes(cells(before=0.05, after=0.07).iloc[:3], effect=0.05).passed  # a window with no rows
