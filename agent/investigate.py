@@ -31,7 +31,7 @@ from agent.report import (
 )
 from tools.anomaly import GRAIN_DELTA, AnomalyWindow, find_anomaly, onset_on
 from tools.catalog import Catalog, MetricDef
-from tools.causal import ChangeCandidate, ChangeEstimate, estimate_change
+from tools.causal import ChangeCandidate, ChangeEstimate, Refutation, estimate_change, lead_in_minutes, lead_periods
 from tools.experiments import ArmStats, ExperimentEstimate, arm_query, estimate_experiment, started_query
 from tools.impact import impact_query
 from tools.metric_sql import aliased_table, col, is_additive, metric_cells, ts_literal
@@ -436,10 +436,8 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
     return out
 
 
-def _lead_in_minutes(ctx: Context, change: ChangeCandidate, effect: float):  # -> Refutation
+def _lead_in_minutes(ctx: Context, change: ChangeCandidate, effect: float) -> Refutation:
     """The change's scope in the hour before and after it, against the same clock hours on earlier days."""
-    from tools.causal import lead_in_minutes, lead_periods
-
     m = ctx.metric
     scope = {d: v for d, v in change.scope.items() if v is not None and d in m.dimensions}
     frame = ctx.sql(metric_cells(m, dialect=ctx.dialect, periods=lead_periods(change.at),
