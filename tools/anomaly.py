@@ -95,9 +95,19 @@ def _remove_phase(y: np.ndarray, expected: np.ndarray, key: np.ndarray, day: np.
     return expected + np.nan_to_num(effect)
 
 
+def _fit_frame(resid: np.ndarray, key: np.ndarray, day: np.ndarray, fit: np.ndarray) -> pd.DataFrame:
+    """The fit buckets' residual (r), phase (k) and day (d)."""
+    return pd.DataFrame({"r": resid[fit], "k": key[fit], "d": day[fit]}).dropna()
+
+
+def _day_phases(key: np.ndarray, day: np.ndarray, fit: np.ndarray) -> pd.Series:
+    """The phase of each fit day, for a key that is constant within a day."""
+    return pd.Series(key[fit]).groupby(day[fit]).first()
+
+
 def _fewest_days(key: np.ndarray, day: np.ndarray, fit: np.ndarray) -> int:
     """Fit days of the rarest phase of a daily-constant key."""
-    return int(pd.Series(key[fit]).groupby(day[fit]).first().value_counts().min())
+    return int(_day_phases(key, day, fit).value_counts().min())
 
 
 WEEKLY_ALPHA = 0.01  # a weekly phase is removed only when whole days show it this clearly
@@ -111,8 +121,7 @@ def _weekly_shift(resid: np.ndarray, key: np.ndarray, day: np.ndarray, fit: np.n
     """
     from scipy.stats import f_oneway, ttest_ind
 
-    frame = pd.DataFrame({"r": resid[fit], "k": key[fit], "d": day[fit]}).dropna()
-    per_day = frame.groupby("d").agg(r=("r", "mean"), k=("k", "first"))
+    per_day = _fit_frame(resid, key, day, fit).groupby("d").agg(r=("r", "mean"), k=("k", "first"))
     groups = [g.to_numpy() for _, g in per_day.groupby("k")["r"]]
     if len(groups) < 2 or min(len(g) for g in groups) < 2:
         return False
@@ -130,7 +139,7 @@ def _weekly_key(buckets: pd.Series, day: np.ndarray, fit: np.ndarray) -> np.ndar
     (two days), a day-of-week profile three weeks. None when the fit has neither.
     """
     dow = buckets.dt.dayofweek.to_numpy()
-    fit_days = pd.Series(dow[fit]).groupby(day[fit]).first()
+    fit_days = _day_phases(dow, day, fit)
     if fit_days.value_counts().reindex(range(7), fill_value=0).min() >= 3:
         return dow
     weekend = (fit_days >= 5).sum()
@@ -145,8 +154,7 @@ def _rhythm_variance(resid: np.ndarray, key: np.ndarray, day: np.ndarray, fit: n
     A daily rhythm learned from a day or two of a rare event is noise (a rate of 0 this hour yesterday);
     removing it would only add that noise.
     """
-    frame = pd.DataFrame({"r": resid[fit], "k": key[fit], "d": day[fit]}).dropna()
-    grouped = frame.groupby("k")["r"]
+    grouped = _fit_frame(resid, key, day, fit).groupby("k")["r"]
     within = grouped.var(ddof=1).dropna()
     if within.empty:
         return 0.0
