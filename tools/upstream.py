@@ -22,6 +22,10 @@ Ranking (documented, deterministic):
    child's credit moves up to it, walking from the target upwards, split between several such
    parents by how many anomalous nodes each would explain as the single cause. This is the
    classic "anomalous node without an anomalous cause" rule, applied only where the model is blind.
+   The model is also blind (a) to a sustained shift no stretch of normal rows of the window's length
+   ever showed, even when single noisy rows reached its level (tried when no parent is outside the
+   row range), and (b) below a child that sits on a bound in the normal rows (an empty queue, a full
+   availability) and left it: its regression learned nothing of what its parents do off the bound.
 4. Gate: `gate_j = z^2 / (z^2 + 3^2)` with `z = min(|node_z_j|, |noise_z_j|)`: a root cause must be
    anomalous as a series (node_z) and in its own mechanism (noise_z, its residual given its parents).
 5. `score_j = credit_j / sum(credit) * gate_j`; ties break on |noise_z|, then on the name.
@@ -224,6 +228,7 @@ def attribute_upstream(
     if reference_rows is not None and reference_rows < 1:
         raise ValueError(f"reference_rows: expected a positive count or None, got {reference_rows!r}")
     df = _prepare(series, sub, target, mask, notes)
+    censored = _censored(df.loc[~mask])
     if seasons is not None:
         df = _deseasonalize(df, mask, np.asarray(seasons), notes)
     nodes = list(nx.topological_sort(sub))
@@ -242,13 +247,6 @@ def attribute_upstream(
     z_all = (df[nodes] - pd.Series(centers)) / pd.Series(scales)
     z_normal, z_window = z_all.loc[~mask], z_all.loc[mask]
     z_ref = z_all.iloc[ref_pos] if ref_pos else None
-    if blind_edges == "support":
-        blind = {c for c in nodes if not normal[c].min() <= float(window[c].mean()) <= normal[c].max()}
-    elif blind_edges == "constant":
-        blind = {c for c in nodes if float(normal[c].std(ddof=0)) == 0.0}
-    else:
-        blind = set()
-
     scm = _fit_scm(sub, z_normal, mechanisms, seed)
     rows = z_window if z_ref is None else pd.concat([z_window, z_ref])
     per_row = _attribute(scm, target, rows, seed, num_distribution_samples, num_permutations, mechanisms != "auto")
@@ -279,6 +277,8 @@ def attribute_upstream(
     if direction is not None and node_z[target] * sign < 0:
         notes.append(f"target {target!r} moved against the given direction (z={node_z[target]:.2f})")
     credit = {c: max(0.0, contributions.get(c, 0.0) * sign) for c in nodes}
+    passable = {c for c in nodes if abs(node_z[c]) >= Z0 and abs(noise_z[c]) >= Z0}
+    blind = _blind_edges(sub, normal, window, blind_edges, passable, censored)
     credit = _pass_blind_credit(sub, nodes, credit, blind, node_z, noise_z, notes)
     total_credit = sum(credit.values())
     total_abs = sum(abs(v) for v in contributions.values())
@@ -425,11 +425,60 @@ def _attribute(
     return {str(node): values[:, i] for i, node in enumerate(order)}
 
 
+CENSORED_SHARE = 0.5  # a metric at one exact value (its minimum or maximum) this often sits on a bound
+
+
+def _censored(normal: pd.DataFrame) -> set[str]:
+    """Metrics that sit on a bound most of the time (an empty queue at 0, an availability at 1)."""
+    out = set()
+    for c in normal.columns:
+        v = normal[c].dropna().to_numpy()
+        if len(v) and max(np.mean(v == v.min()), np.mean(v == v.max())) >= CENSORED_SHARE:
+            out.add(c)
+    return out
+
+
+def _blind_edges(
+    sub: nx.DiGraph, normal: pd.DataFrame, window: pd.DataFrame, mode: str, passable: set[str],
+    censored: set[str] = frozenset(),
+) -> set[tuple[str, str]]:
+    """Edges whose parent did in the window what the normal rows never showed, so the model cannot know it.
+
+    "support": the parent's window mean lies outside the range of its normal rows; for a child with no such
+    (anomalous, shifted) parent, outside the range of its normal means over as many rows as the window has.
+    A sustained shift of six robust z over nine hours is beyond anything normal even when single noisy
+    hours reached it: a queue's inflow up 20% never filled the queue before, and its regression learned
+    nothing about what it does then. The single-row range comes first: a parent far outside it (a constant
+    availability dropping) is the clearer explanation than one only outside the block range. A child in
+    `censored` (on a bound in the normal rows) that left its range makes all its edges blind, as a last resort.
+    "constant": the parent was constant in the normal rows. "none": no edge.
+    """
+    if mode == "none":
+        return set()
+    if mode == "constant":
+        return {(p, v) for p, v in sub.edges if float(normal[p].std(ddof=0)) == 0.0}
+    mean_w = window.mean()
+    beyond = {c for c in normal.columns if not normal[c].min() <= float(mean_w[c]) <= normal[c].max()}
+    k = max(1, min(len(window), len(normal)))
+    blocks = normal.rolling(k).mean().iloc[k - 1:]
+    beyond_block = {c for c in normal.columns if not blocks[c].min() <= float(mean_w[c]) <= blocks[c].max()}
+    blind = set()
+    for v in sub.nodes:
+        parents = list(sub.predecessors(v))
+        clear = [p for p in parents if p in beyond]
+        if not any(p in passable for p in clear):
+            clear += [p for p in parents if p in beyond_block and p not in beyond]
+        if v in censored and v in beyond and not any(p in passable for p in clear):
+            clear = parents
+        blind |= {(p, v) for p in clear}
+    return blind
+
+
 def _pass_blind_credit(
     sub: nx.DiGraph,
     nodes: list[str],
     credit: dict[str, float],
-    blind_nodes: set[str],
+    blind: set[tuple[str, str]],
     node_z: dict[str, float],
     noise_z: dict[str, float],
     notes: list[str],
@@ -448,16 +497,16 @@ def _pass_blind_credit(
     for v in reversed(nodes):  # downstream first, so credit can climb several levels
         if credit[v] <= 0:
             continue
-        blind = [
+        takers = [
             p
             for p in sorted(sub.predecessors(v))
-            if p in blind_nodes and abs(node_z[p]) >= Z0 and abs(noise_z[p]) >= Z0
+            if (p, v) in blind and abs(node_z[p]) >= Z0 and abs(noise_z[p]) >= Z0
         ]
-        if not blind:
+        if not takers:
             continue
-        cover = np.array([len(anomalous & (nx.descendants(sub, p) | {p})) for p in blind], dtype=float)
-        for p, w in zip(blind, cover / cover.sum(), strict=True):
+        cover = np.array([len(anomalous & (nx.descendants(sub, p) | {p})) for p in takers], dtype=float)
+        for p, w in zip(takers, cover / cover.sum(), strict=True):
             credit[p] += credit[v] * float(w)
-        notes.append(f"{v}: credit passed to anomalous parent(s) beyond the model's support {blind}")
+        notes.append(f"{v}: credit passed to anomalous parent(s) beyond the model's support {takers}")
         credit[v] = 0.0
     return credit

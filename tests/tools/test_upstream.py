@@ -192,3 +192,62 @@ def test_seasons_without_a_rhythm_leave_the_series_alone() -> None:
     assert res.scores[0].metric == "a"
     with pytest.raises(ValueError, match="seasons"):
         _run(df, mask, seasons=phase[:-1])
+
+
+def _queue(seed: int, *, floor_noise: float, window_inflow: float = 120.0) -> tuple[pd.DataFrame, np.ndarray]:
+    """inflow -> backlog -> target: a queue that drains (capacity 115) unless inflow stays above capacity.
+
+    Normal inflow is 100 +- 5 with four single-hour spikes to 125 (a queue absorbs those); the window holds
+    inflow at `window_inflow` for K hours, which fills it. `floor_noise` blurs the empty queue's zero.
+    """
+    rng = np.random.default_rng(seed)
+    n = N
+    inflow = rng.normal(100, 5, n)
+    inflow[[40, 90, 140, 170]] = 125.0
+    mask = np.arange(n) >= n - K
+    inflow[mask] = window_inflow + rng.normal(0, 2, K)
+    backlog = np.zeros(n)
+    for t in range(1, n):
+        backlog[t] = max(0.0, backlog[t - 1] + inflow[t] - 115.0)
+    observed = backlog + (np.abs(rng.normal(0, floor_noise, n)) if floor_noise else 0.0)
+    target = 0.02 * observed + rng.normal(0, 0.01, n)
+    return pd.DataFrame({"inflow": inflow, "backlog": observed, "target": target}), mask
+
+
+QUEUE = [("inflow", "backlog"), ("backlog", "target")]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_sustained_inflow_rise_that_fills_a_queue_is_the_cause_not_the_backlog(seed: int) -> None:
+    # Single hours of normal inflow reached the window's level, so inflow is inside its row range; nine
+    # hours at that level never happened before (outside the range of 10-hour means). The linear model
+    # learned that inflow barely moves an empty queue and books the whole backlog as its own noise.
+    df, mask = _queue(seed, floor_noise=1.0)
+    assert df.loc[~mask, "inflow"].max() > df.loc[mask, "inflow"].mean()
+    res = attribute_upstream(series=df, graph=QUEUE, target="target", anomaly=mask, direction=1)
+    assert res.scores[0].metric == "inflow", [(s.metric, round(s.score, 3)) for s in res.scores]
+    assert any("backlog: credit passed" in n and "inflow" in n for n in res.notes)
+
+
+def test_a_backlog_growing_on_its_own_stays_the_cause() -> None:
+    # Same queue, inflow normal in the window: the backlog's own jump has no anomalous parent to pass to.
+    df, mask = _queue(3, floor_noise=1.0, window_inflow=100.0)
+    df.loc[mask, "backlog"] += 80.0
+    df.loc[mask, "target"] += 0.02 * 80.0
+    res = attribute_upstream(series=df, graph=QUEUE, target="target", anomaly=mask, direction=1)
+    assert res.scores[0].metric == "backlog"
+
+
+def test_a_child_sitting_on_a_bound_cannot_learn_its_parents() -> None:
+    from tools.upstream import _blind_edges, _censored
+
+    normal = pd.DataFrame({"p": np.linspace(0, 10, 50), "q": np.linspace(0, 10, 50),
+                           "empty": np.r_[np.zeros(30), np.linspace(0, 5, 20)],
+                           "full": np.r_[np.ones(40), np.linspace(0.9, 1, 10)]})
+    assert _censored(normal) == {"empty", "full"}
+    window = pd.DataFrame({"p": [5.0, 6.0], "q": [4.0, 5.0], "empty": [50.0, 60.0], "full": [1.0, 1.0]})
+    graph = __import__("networkx").DiGraph([("p", "empty"), ("q", "empty"), ("p", "full")])
+    # parents inside both ranges: only the censored child that left its range makes its edges blind
+    blind = _blind_edges(graph, normal, window, "support", {"p"}, _censored(normal))
+    assert blind == {("p", "empty"), ("q", "empty")}
+    assert _blind_edges(graph, normal, window, "support", {"p"}, set()) == set()
