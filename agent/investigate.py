@@ -506,13 +506,20 @@ def _seed(text: str) -> int:
     return sum((i + 1) * ord(ch) for i, ch in enumerate(text)) % (2**31)
 
 
+LEAD_TESTS = ("pre_trend", "pre_trend_minutes")  # was the change's scope already moving before it landed?
+
+
+def scope_moved_before(outcomes: dict[str, bool]) -> bool:
+    """A lead test failed: the scope moved before the change, so the change cannot have started the shift."""
+    return any(outcomes.get(name) is False for name in LEAD_TESTS)
+
+
 def _change_features(est: ChangeEstimate, levels: Levels, anomaly: AnomalyWindow, change: ChangeCandidate,
                      onset: datetime, step: timedelta) -> tuple[Features, str]:
     """The change's ranking features and the sentence saying how its timing fits."""
     explained = explained_share(est.effect, est.exposure, est.p_value, levels, anomaly)
     tfit, ttext = timing_fit(change.at, onset, step, until=timing_until(anomaly))
-    lead = next((r for r in est.refutations if r.name in {"pre_trend", "pre_trend_minutes"} and not r.passed), None)
-    if lead is not None and tfit > PRE_TREND_TIMING:
+    if scope_moved_before({r.name: r.passed for r in est.refutations}) and tfit > PRE_TREND_TIMING:
         tfit, ttext = PRE_TREND_TIMING, ("its scope was already moving before it landed (pre-trend test): it "
                                          "cannot have started the shift")
     return Features(explained=explained, p_value=est.p_value,
@@ -708,7 +715,7 @@ def _change_that_fits(s: SegmentScore, others: list[Candidate], onset: datetime)
             continue
         reaches = all(s.dimensions.get(d, str(v)) == str(v) for d, v in c.reach.items())
         if (reaches and c.p_value < 1e-3 and c.features.explained >= 0.5 and c.at <= onset
-                and c.refutations.get("pre_trend") is True):
+                and c.refutations.get("pre_trend") is True and not scope_moved_before(c.refutations)):
             return c
     return None
 
