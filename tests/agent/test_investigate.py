@@ -364,9 +364,11 @@ def test_a_segment_is_not_a_cause_of_its_own_when_a_change_that_fits_reaches_it(
                        surprise=0.0, baseline=0.0, observed=0.09, rows_baseline=2000, rows_anomaly=300)
     onset = datetime(2026, 3, 6, 18)
 
-    def deploy(reach: dict[str, object], at: datetime, pre_trend: bool, p: float = 1e-12) -> Candidate:
+    def deploy(reach: dict[str, object], at: datetime, pre_trend: bool, p: float = 1e-12,
+               minutes: bool = True) -> Candidate:
         return Candidate(kind="change", id="deploy-1", title="d", features=Features(explained=0.7, p_value=p),
-                         p_value=p, refutations={"pre_trend": pre_trend}, reach=reach, at=at)
+                         p_value=p, refutations={"pre_trend": pre_trend, "pre_trend_minutes": minutes},
+                         reach=reach, at=at)
 
     assert _change_that_fits(web, [deploy({"platform": "web"}, onset - timedelta(hours=5), True)], onset)
     assert _change_that_fits(web, [deploy({}, onset - timedelta(hours=1), True)], onset)          # global
@@ -374,6 +376,9 @@ def test_a_segment_is_not_a_cause_of_its_own_when_a_change_that_fits_reaches_it(
     assert not _change_that_fits(web, [deploy({"platform": "web"}, onset - timedelta(hours=1), False)], onset)
     assert not _change_that_fits(web, [deploy({"platform": "web"}, onset + timedelta(hours=1), True)], onset)
     assert not _change_that_fits(web, [deploy({"platform": "web"}, onset - timedelta(hours=1), True, 0.2)], onset)
+    # the scope was already off in the hour before the deploy (minute-level lead test): it did not start it
+    assert not _change_that_fits(web, [deploy({"platform": "web"}, onset - timedelta(hours=1), True,
+                                              minutes=False)], onset)
 
 
 def test_equal_scores_go_to_the_stronger_evidence_not_the_alphabet():
