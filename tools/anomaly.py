@@ -264,6 +264,21 @@ def refine_onset(z: np.ndarray, a: int, b: int, reach: int = 24, ahead: int | No
     return int(best_tau)
 
 
+ONSET_Z = 3.0  # a bucket this far off is part of the incident, not of its baseline
+
+
+def extend_onset(z: np.ndarray, a: int, reach: int) -> int:
+    """Move the onset back over the buckets right before it that are each clearly off (z >= ONSET_Z).
+
+    The two-phase split puts a ramp's onset mid-ramp (a queue filling for hours before responses come late):
+    buckets at z 5 and 10 before a plateau at z 20 are the incident's first hours, not its baseline.
+    """
+    lo = max(0, a - reach)
+    while a > lo and z[a - 1] >= ONSET_Z:
+        a -= 1
+    return a
+
+
 def onset_on(series: pd.DataFrame, *, grain: str, start: datetime, end: datetime, rate: bool,
              sign: float, reach: int = 24, ahead: int = 8) -> datetime | None:
     """Onset of a shift on a (segment's) series, searched around [start, end): sharper than the total's."""
@@ -329,7 +344,7 @@ def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, det
             a = max(0, b + 1 - ANCHOR_BUCKETS.get(grain, 24))
             score = float(np.sum(sign * z_raw[a:b + 1] - DRIFT_K))
         else:
-            a = refine_onset(sign * z_raw, a, b, reach=6, ahead=_ahead(a, b, step))
+            a = extend_onset(sign * z_raw, refine_onset(sign * z_raw, a, b, reach=6, ahead=_ahead(a, b, step)), reach=6)
         start, end = buckets[a], buckets[b] + step
         onset = start
         source = "detected"
@@ -344,7 +359,7 @@ def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, det
         found = score >= MIN_SCORE
         if not found:  # neither direction stands out: the responder filed it as a worsening
             score, sign, a, b = next(r for r in runs if r[1] == preferred)
-        a = refine_onset(sign * z_raw, a, b, reach=6, ahead=_ahead(a, b, step))
+        a = extend_onset(sign * z_raw, refine_onset(sign * z_raw, a, b, reach=6, ahead=_ahead(a, b, step)), reach=6)
         start, end = w_start, w_end
         onset = buckets[a] if found and buckets[a] < w_start else w_start
         source = "incident"

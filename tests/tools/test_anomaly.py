@@ -225,3 +225,18 @@ def test_a_weekly_phase_is_judged_on_whole_days_not_hours():
     fit = np.ones(len(lifted), dtype=bool)
     key = _weekly_key(lifted["bucket"], day, fit)
     assert _weekly_shift(lifted["value"].to_numpy() - lifted["value"].median(), key, day, fit)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_ramp_takes_its_onset_where_it_starts_not_mid_ramp(seed: int):
+    """A queue filling: 5 and 10 noise-sd above normal for two hours, then a plateau at 20. The two-phase split
+    lands at the plateau; the clearly-off hours before it are the incident's first hours."""
+    s = series(seed, noise=0.01)
+    s.loc[SHIFT_AT, "value"] += 0.05
+    s.loc[SHIFT_AT + 1, "value"] += 0.10
+    s.loc[SHIFT_AT + 2:, "value"] += 0.20
+    a = find_anomaly(s, grain="hour", higher_is_worse=True, detected_at=ONSET + 10 * HOUR)
+    assert a.found and a.onset == ONSET, a.onset
+    with_window = find_anomaly(s, grain="hour", higher_is_worse=True, detected_at=ONSET + 10 * HOUR,
+                               window=(ONSET + 4 * HOUR, ONSET + 10 * HOUR))
+    assert with_window.onset == ONSET and with_window.start == ONSET + 4 * HOUR
