@@ -396,12 +396,13 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
             f, _ = _change_features(est, levels, anomaly, change, onset, step)
             prelim.append((f.score(), change.id))
     prelim.sort(reverse=True)
+    moving = top_segment if top_segment is not None and carries_movement(top_segment) else None
     for _, cid in prelim[:REFUTE_TOP]:
         ctx.progress(f"refuting {cid}")
         change = next(c for c in included if c.id == cid)
         est = estimates[cid] = estimate(change, refute=True)
         if ctx.grain == "hour" and not levels.additive:
-            est.refutations.append(_lead_in_minutes(ctx, change, est.effect))
+            est.refutations.append(_lead_in_minutes(ctx, change, est.effect, moving))
     out: list[Candidate] = [
         Candidate(kind="change", id=c.id, title=c.description or c.id, features=Features(explained=0.0),
                   reasons=[f"its scope ({c.scope_text()}) lies outside the incident's population "
@@ -436,13 +437,23 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
     return out
 
 
-def _lead_in_minutes(ctx: Context, change: ChangeCandidate, effect: float) -> Refutation:
-    """The change's scope in the hour before and after it, against the same clock hours on earlier days."""
+def _lead_in_minutes(ctx: Context, change: ChangeCandidate, effect: float,
+                     moving: SegmentScore | None = None) -> Refutation:
+    """The change's scope in the hour before and after it, against the same clock hours on earlier days.
+
+    `moving`: the segment that carries the movement. Where the change reaches it, the test looks there: a
+    global deploy credited with a regional surge must not find that region already moving before it landed,
+    and across everyone the region's first half hour is a fifth as visible.
+    """
     m = ctx.metric
     scope = {d: v for d, v in change.scope.items() if v is not None and d in m.dimensions}
+    where = f"the scope of {change.id}"
+    if moving is not None and change.touches(moving.dimensions) and set(moving.dimensions) - set(scope):
+        scope = {**scope, **moving.dimensions}
+        where = f"{moving.key}, where {change.id}'s effect would be"
     frame = ctx.sql(metric_cells(m, dialect=ctx.dialect, periods=lead_periods(change.at),
                                  filters={**ctx.incident.filters, **scope}),
-                    f"{m.name} in the scope of {change.id}, the hour around it vs the same hours before")
+                    f"{m.name} in {where}, the hour around it vs the same hours before")
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
     return lead_in_minutes(frame.dropna(subset=["value"]), effect)
 
@@ -686,6 +697,12 @@ def segment_significance(s: SegmentScore) -> float:
     return float(min(1.0, max(0.0, (z - 2.0) / 3.0)))
 
 
+def carries_movement(s: SegmentScore) -> bool:
+    """The segment holds the movement clearly enough to look there (its onset, a change's lead): it moved
+    well beyond its share of the rows (excess > 0.2) and its own shift is clear (significance >= 0.8)."""
+    return s.excess > 0.2 and segment_significance(s) >= 0.8
+
+
 EXPLAINED_SEGMENT = 0.5  # a segment whose movement a more specific part or a fitting change explains counts half
 
 
@@ -848,7 +865,7 @@ def investigate(*, workspace: Workspace, incident: Incident, history: Path | Non
     levels = step_levels(ctx, anomaly)
     progress("segments")
     segments, seg_eid = step_segments(ctx, levels)
-    if segments and segments[0].excess > 0.2 and segment_significance(segments[0]) >= 0.8:
+    if segments and carries_movement(segments[0]):
         refined = step_segment_onset(ctx, anomaly, segments[0])
         if refined is not None and refined != levels.analysis_period[0]:
             anomaly.onset = refined

@@ -363,42 +363,81 @@ def pre_trend(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, oth
 
 
 LEAD_WINDOW = timedelta(minutes=60)  # the sub-bucket lead: this long before the change vs the same clock time
+LEAD_SPLITS = (60, 30, 15)           # ... looked at over its last 60, 30 and 15 minutes
 LEAD_DAYS = 3                        # earlier days giving the reference for that clock window
 LEAD_Z = 3.0                         # how clearly the scope must already be off its usual level
 LEAD_SHARE = 1 / 3                   # ... and by this share of the hour after at least (day-level drift moves both)
 
 
 def lead_periods(at: datetime) -> list[tuple[str, datetime, datetime]]:
-    """Labelled periods for `lead_in_minutes`: the hour before and after the change, and the same clock windows
-    on the previous days (their reference)."""
-    out = [("before", at - LEAD_WINDOW, at), ("after", at, at + LEAD_WINDOW)]
-    for d in range(1, LEAD_DAYS + 1):
+    """Labelled, disjoint periods for `lead_in_minutes`: the hour after the change, the hour before it in parts
+    (``before_60``: 60 to 30 minutes before, ``before_30``: 30 to 15, ``before_15``: the last 15), and the same
+    clock windows on the previous days (``..._ref``, their reference)."""
+    ends = [*LEAD_SPLITS[1:], 0]
+    parts = [(f"before_{hi}", timedelta(minutes=hi), timedelta(minutes=lo))
+             for hi, lo in zip(LEAD_SPLITS, ends, strict=True)]
+    out = []
+    for d in range(LEAD_DAYS + 1):
         ref = at - timedelta(days=d)
-        out += [("before_ref", ref - LEAD_WINDOW, ref), ("after_ref", ref, ref + LEAD_WINDOW)]
+        suffix = "_ref" if d else ""
+        out += [(name + suffix, ref - hi, ref - lo) for name, hi, lo in parts]
+        out.append(("after" + suffix, ref, ref + LEAD_WINDOW))
     return out
 
 
-def lead_in_minutes(cells: pd.DataFrame, effect: float) -> Refutation:
-    """Pre-trend at the timestamps' own resolution: was the scope already off its usual level in the hour right
-    before the change? Hourly buckets cannot tell a change landing 40 minutes into a surge from its cause.
+def _pooled(by: dict[str, tuple[float, float]], names: list[str]) -> tuple[float, float]:
+    """Rate and rows of several periods together."""
+    n = sum(by[k][1] for k in names if k in by)
+    return (sum(by[k][0] * by[k][1] for k in names if k in by) / n if n else float("nan")), n
 
-    `cells`: the change's scope per period of `lead_periods` (``period, value, n``, a rate). Fails when the hour
-    before is off its reference (same clock window on earlier days) at z >= LEAD_Z in the effect's direction,
-    by at least LEAD_SHARE of what the hour after is off.
+
+def _rate_shift_z(events: float, rows: float, ref_events: float, ref_rows: float, sign: float) -> float:
+    """How clearly a window's rate is off its reference in direction `sign`, as a one-sided z.
+
+    Exact for event counts (given the total, the window's share of the events is binomial under equal rates),
+    so a quarter hour with 2 events where 0.2 were expected is not read as z 4 the way a normal test reads it.
+    """
+    from scipy.stats import binom, norm
+
+    x, y = round(events), round(ref_events)
+    if x + y == 0:
+        return 0.0
+    share = rows / (rows + ref_rows)
+    p = binom.sf(x - 1, x + y, share) if sign > 0 else binom.cdf(x, x + y, share)
+    return float(norm.isf(min(max(p, 1e-300), 1.0 - 1e-12)))
+
+
+def lead_in_minutes(cells: pd.DataFrame, effect: float) -> Refutation:
+    """Pre-trend at the timestamps' own resolution: was the scope already off its usual level right before the
+    change? Hourly buckets cannot tell a change landing 40 minutes into a surge from its cause.
+
+    `cells`: the change's scope per period of `lead_periods` (``period, value, n``, a rate). Looks at the last
+    60, 30 and 15 minutes before the change (a surge that began 30 minutes before it is half the hour, all of
+    the last half hour); fails when one of them is off its reference (same clock window on earlier days) at
+    z >= LEAD_Z in the effect's direction, by at least LEAD_SHARE of what the hour after is off.
     """
     by = {str(r["period"]): (float(r["value"]), float(r["n"])) for _, r in cells.iterrows() if r["n"]}
-    if not {"before", "after", "before_ref", "after_ref"} <= set(by):
+    if not {"after", "after_ref"} <= set(by):
         return Refutation(name="pre_trend_minutes", passed=True, detail="not run: a window without rows")
     sign = 1.0 if effect >= 0 else -1.0
-    (rb, nb), (ra, _), (qb, nqb), (qa, _) = by["before"], by["after"], by["before_ref"], by["after_ref"]
-    var = qb * (1 - qb) * (1 / nb + 1 / nqb)
-    if not 0 <= qb <= 1 or var <= 0:
-        return Refutation(name="pre_trend_minutes", passed=True, detail="not run: not a rate, or no variance")
-    lead, lag = sign * (rb - qb), sign * (ra - qa)
-    z = lead / var ** 0.5
+    (ra, _), (qa, _) = by["after"], by["after_ref"]
+    lag = sign * (ra - qa)
+    worst = None
+    for i, minutes in enumerate(LEAD_SPLITS):
+        names = [f"before_{m}" for m in LEAD_SPLITS[i:]]
+        (rb, nb), (qb, nqb) = _pooled(by, names), _pooled(by, [k + "_ref" for k in names])
+        if not nb or not nqb or not (0 <= qb <= 1 and 0 <= rb <= 1):
+            continue
+        z = _rate_shift_z(rb * nb, nb, qb * nqb, nqb, sign)
+        if worst is None or z > worst[1]:
+            worst = (minutes, z, sign * (rb - qb))
+    if worst is None:
+        return Refutation(name="pre_trend_minutes", passed=True, detail="not run: not a rate, or no rows")
+    minutes, z, lead = worst
     moving = z >= LEAD_Z and lag > 0 and lead >= LEAD_SHARE * lag
     return Refutation(name="pre_trend_minutes", passed=not moving, new_effect=sign * lead,
-                      detail=f"hour before the change vs the same clock hour on the {LEAD_DAYS} days before: "
+                      detail=f"the {minutes} min before the change vs the same clock window on the {LEAD_DAYS} days "
+                             f"before (the most off of the last {', '.join(map(str, LEAD_SPLITS))} min): "
                              f"{sign * lead:+.4g} (z={z:.1f}); hour after: {sign * lag:+.4g}; fails at z >= "
                              f"{LEAD_Z:g} and at least {LEAD_SHARE:.2g} of the hour after")
 

@@ -413,3 +413,33 @@ def test_with_no_clear_onset_the_window_starts_where_the_top_change_landed(tmp_p
     segments = [e for e in report.evidence if e.kind == "segments"][-1]       # reported on that window too
     assert pd.Timestamp(segments.data["anomaly_period"][0]) == pd.Timestamp(report.anomaly.start)
     assert report.impact.affected_units == pytest.approx(truth["affected_units"], rel=0.1)
+
+
+def test_a_global_change_is_lead_tested_inside_the_segment_that_moved(tmp_path: Path):
+    """A global change credited with a regional shift must not find that region already moving before it landed;
+    across everyone the region's first half hour is diluted. The lead query filters on the moving segment when
+    the change reaches it and the segment is narrower than its scope, on the change's scope otherwise."""
+    from agent.incident import load_incident
+    from agent.investigate import Context, EvidenceLog, _lead_in_minutes, resolve_metric
+    from tools.causal import ChangeCandidate
+    from tools.segments import SegmentScore
+    from tools.workspace import Workspace
+
+    scenario = copy_scenario(EXAMPLE, tmp_path / "example")
+    ws = Workspace.open(scenario, settings=_settings(tmp_path))
+    incident = load_incident(scenario / "incident.json")
+    ctx = Context(ws=ws, incident=incident, metric=resolve_metric(ws.catalog, incident), evidence=EvidenceLog(),
+                  progress=lambda _msg: None)
+    eu = SegmentScore(dimensions={"region": "EU"}, share_of_change=0.9, population_share=0.3, excess=0.6,
+                      surprise=0.0, baseline=0.05, observed=0.2, rows_baseline=2000, rows_anomaly=300)
+    at = datetime(2026, 5, 5, 16, 0)
+    ran = []
+    for scope in ({"platform": None, "region": None}, {"platform": None, "region": "NA"}):
+        change = ChangeCandidate(source="config", id="cfg-x", at=at, description="x", scope=scope)
+        before = len(ctx.evidence.items)
+        result = _lead_in_minutes(ctx, change, 0.1, eu)
+        assert result.name == "pre_trend_minutes"
+        ran.append(ctx.evidence.items[before])
+    global_q, na_q = ran
+    assert "region=EU, where cfg-x's effect would be" in global_q.title and "'EU'" in global_q.sql
+    assert "the scope of cfg-x" in na_q.title and "'NA'" in na_q.sql and "'EU'" not in na_q.sql

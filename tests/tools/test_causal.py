@@ -199,16 +199,30 @@ def test_the_minute_level_lead_catches_a_scope_moving_within_the_hour_before_its
 
     from tools.causal import lead_in_minutes, lead_periods
 
-    assert [p[0] for p in lead_periods(datetime(2026, 3, 27, 11, 24))][:4] == ["before", "after", "before_ref",
-                                                                               "after_ref"]
+    assert [p[0] for p in lead_periods(datetime(2026, 3, 27, 11, 24))][:5] == [
+        "before_60", "before_30", "before_15", "after", "before_60_ref"]
 
-    def cells(before: float, after: float, n: float = 1500.0) -> pd.DataFrame:
-        return pd.DataFrame({"period": ["before", "after", "before_ref", "after_ref"],
-                             "value": [before, after, 0.02, 0.02], "n": [n, n, 3 * n, 3 * n]})
+    def cells(before: float, after: float, n: float = 1500.0, last: float | None = None) -> pd.DataFrame:
+        """Rows spread evenly over the hour before; `last`: the rate of its last 15 minutes if different."""
+        parts = {"before_60": (before, n / 2), "before_30": (before, n / 4),
+                 "before_15": (before if last is None else last, n / 4), "after": (after, n)}
+        rows = [(k, v, m) for k, (v, m) in parts.items()] + [(k + "_ref", 0.02, 3 * m) for k, (_, m) in parts.items()]
+        return pd.DataFrame(rows, columns=["period", "value", "n"])
 
     surge = lead_in_minutes(cells(before=0.05, after=0.07), effect=0.05)
     assert not surge.passed and surge.name == "pre_trend_minutes"           # already up before it landed
     assert lead_in_minutes(cells(before=0.02, after=0.07), effect=0.05).passed          # the change's own shift
     assert lead_in_minutes(cells(before=0.026, after=0.07), effect=0.05).passed         # drift: < 1/3 of after
     assert lead_in_minutes(cells(before=0.05, after=0.07, n=40.0), effect=0.05).passed  # too few rows to tell
-    assert lead_in_minutes(cells(before=0.05, after=0.07).iloc[:3], effect=0.05).passed  # a window with no rows
+    # a surge 15 minutes old when the change lands: a quarter of the hour, all of the last quarter
+    late = cells(before=0.02, after=0.07, n=2400.0, last=0.055)
+    assert not lead_in_minutes(late, effect=0.05).passed
+    assert "15 min" in lead_in_minutes(late, effect=0.05).detail
+    pooled = late.assign(period=late["period"].str.replace("_30|_15", "_60", regex=True)).groupby("period").apply(
+        lambda g: pd.Series({"value": (g["value"] * g["n"]).sum() / g["n"].sum(), "n": g["n"].sum()}),
+        include_groups=False).reset_index()
+    assert lead_in_minutes(pooled, effect=0.05).passed                  # the whole hour alone dilutes it below z 3
+    # 2 events in the last quarter hour's 10 rows where 0.2 were expected: a normal test reads z 3.5, the exact
+    # count test (the window's share of all events, binomial) does not call that a surge
+    assert lead_in_minutes(cells(before=0.02, after=0.3, n=40.0, last=0.2), effect=0.05).passed
+    assert lead_in_minutes(cells(before=0.05, after=0.07).iloc[:3], effect=0.05).passed  # no hour-after reference
