@@ -251,3 +251,17 @@ def test_a_child_sitting_on_a_bound_cannot_learn_its_parents() -> None:
     blind = _blind_edges(graph, normal, window, "support", {"p"}, _censored(normal))
     assert blind == {("p", "empty"), ("q", "empty")}
     assert _blind_edges(graph, normal, window, "support", {"p"}, set()) == set()
+
+
+def test_the_block_range_needs_a_window_of_at_least_four_rows() -> None:
+    # Means over k rows spread 1/sqrt(k) as much as rows: over 3 rows the block range is nearly the row range and
+    # passed a PetShop root's credit to a mildly moved parent. Same parent shift, 9 rows vs 3 rows of window.
+    from tools.upstream import BLOCK_MIN_ROWS, _blind_edges
+
+    rng = np.random.default_rng(0)
+    normal = pd.DataFrame({"p": rng.normal(0, 1, 200), "v": rng.normal(0, 1, 200)})
+    normal.loc[[20, 80], "p"] = 3.5                      # two noisy single rows reach the window's level
+    graph = __import__("networkx").DiGraph([("p", "v")])
+    for rows, blind in ((9, True), (BLOCK_MIN_ROWS - 1, False)):
+        window = pd.DataFrame({"p": np.full(rows, 2.5), "v": np.full(rows, 40.0)})
+        assert (("p", "v") in _blind_edges(graph, normal, window, "support", {"p"})) is blind, rows
