@@ -576,6 +576,7 @@ def step_experiments(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> li
             exposure = _experiment_exposure(ctx, src, exp_id, est.control, onset, anomaly.end, total_rows)
             explained = explained_share(est.effect, exposure, est.p_value, levels, anomaly)
             tfit, ttext = timing_fit(started, onset, step, until=timing_until(anomaly))
+            tfit, ttext = randomized_timing(tfit, ttext, started, onset, anomaly.end, explained, est.p_value)
             f = Features(explained=explained, p_value=est.p_value, timing=tfit, design=1.0,
                          anomaly=anomaly_factor(anomaly, randomized_p=est.p_value if explained > 0 else None))
             eid = ctx.evidence.add("experiment_estimate", f"Effect of experiment {exp_id} on {m.name}",
@@ -595,6 +596,25 @@ def step_experiments(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> li
                            if not anomaly.found and f.anomaly > WITHIN_NOISE else [])],
                 evidence=[eid, arms_f.attrs["evidence"]], experiment=(src, exp_id, est.control)))
     return out
+
+
+RANDOMIZED_TIMING = 0.7  # the timing floor of an experiment that randomization shows carries most of the window
+
+
+def randomized_timing(tfit: float, ttext: str, started: datetime, onset: datetime, end: datetime, explained: float,
+                      p_value: float | None) -> tuple[float, str]:
+    """Soften "lands after the onset" for an experiment whose arms show it carries most of the window's change.
+
+    The onset is read off the aggregate, which day-to-day drift can open hours early; an arm-vs-control
+    difference cannot come from drift. An experiment that started inside the run (after the onset, before its
+    end) and explains at least half of its change (p <= 0.001) is the window's cause even if something else
+    began the run. One that started long before the onset keeps its penalty: an effect would have shown sooner.
+    """
+    if (tfit >= RANDOMIZED_TIMING or not onset < started < end or explained < 0.5 or p_value is None
+            or p_value > 1e-3):
+        return tfit, ttext
+    return RANDOMIZED_TIMING, (f"{ttext.split(':')[0]}, but its randomized arms carry {explained:.0%} of the "
+                               "window's change: the earlier part of the run has another cause (drift?)")
 
 
 def _experiment_exposure(ctx: Context, src, exp_id: str, control: str, start: datetime,  # noqa: ANN001

@@ -443,3 +443,20 @@ def test_a_global_change_is_lead_tested_inside_the_segment_that_moved(tmp_path: 
     global_q, na_q = ran
     assert "region=EU, where cfg-x's effect would be" in global_q.title and "'EU'" in global_q.sql
     assert "the scope of cfg-x" in na_q.title and "'NA'" in na_q.sql and "'EU'" not in na_q.sql
+
+
+def test_an_experiment_carrying_most_of_the_window_is_not_ruled_out_by_a_drift_opened_onset():
+    """Drift can open the aggregate's run hours before an experiment starts; its arms cannot drift. A clear
+    randomized effect carrying most of the window keeps a timing of 0.7 instead of 'cannot have started it'."""
+    from agent.investigate import RANDOMIZED_TIMING, randomized_timing
+
+    onset, started, end = datetime(2026, 2, 13, 10), datetime(2026, 2, 13, 16), datetime(2026, 2, 14, 8)
+    late = (0.05, "lands 6.0 h after the onset: it cannot have started the anomaly")
+    fit, text = randomized_timing(*late, started, onset, end, explained=0.91, p_value=1e-20)
+    assert fit == RANDOMIZED_TIMING and "randomized arms carry 91%" in text
+    assert randomized_timing(*late, started, onset, end, explained=0.3, p_value=1e-20) == late   # a small part
+    assert randomized_timing(*late, started, onset, end, explained=0.91, p_value=0.01) == late   # not clear
+    assert randomized_timing(*late, end, onset, end, explained=0.91, p_value=1e-20) == late      # after the window
+    early = (0.1, "lands 29.0 h before the onset (an effect would have shown sooner)")          # a running one
+    assert randomized_timing(*early, onset - timedelta(hours=29), onset, end, 0.9, 1e-20) == early
+    assert randomized_timing(0.9, "lands at the onset", started, onset, end, 0.91, 1e-20) == (0.9, "lands at the onset")
