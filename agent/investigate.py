@@ -439,7 +439,7 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
 
 def _lead_in_minutes(ctx: Context, change: ChangeCandidate, effect: float,
                      moving: SegmentScore | None = None) -> Refutation:
-    """The change's scope in the hour before and after it, against the same clock hours on earlier days.
+    """The change's scope right before and after it (`lead_periods`), against the same clock windows on earlier days.
 
     `moving`: the segment that carries the movement. Where the change reaches it, the test looks there: a
     global deploy credited with a regional surge must not find that region already moving before it landed,

@@ -206,9 +206,10 @@ def attribute_upstream(
     `direction`: +1 if the incident is the target going up, -1 down; None infers it from the data.
     `reference_rows`: None measures the window against all normal rows; k measures it against the
     last k normal rows before the window (use when older normal rows come from another period).
-    `blind_edges`: which parents count as beyond the model's knowledge for credit passing:
-    "support" (window value outside the parent's normal range), "constant" (parent constant in
-    the normal rows) or "none" (no passing: plain gcm attribution x gate).
+    `blind_edges`: which edges the model cannot know, for credit passing: "support" (the parent's window
+    mean outside its normal range, or outside the range of its normal means over the window's length, or
+    a child that sat on a bound and left it; see `_blind_edges`), "constant" (parent constant in the
+    normal rows) or "none" (no passing: plain gcm attribution x gate).
     `mechanisms`: "linear" (AdditiveNoiseModel with linear regression, the fast default), "ridge",
     or "auto" (dowhy's auto-assignment; slow, for benchmarks).
     `seasons`: a phase label per row (e.g. hour of day); each metric's normal-row median per phase is
