@@ -692,6 +692,10 @@ def step_upstream(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> list[
         fixed = combined * f.anomaly
         why = [f"gcm attributes {s.share:.0%} of the anomaly to {s.metric}; its own series moved "
                f"{s.node_z:+.1f} robust z in the window"]
+        if s.credit_from:
+            why.append(f"the model cannot know what it does to {', '.join(s.credit_from)} "
+                       f"({'; '.join(s.credit_from.values())}), so their share passes to it: "
+                       f"{s.credit_share:.0%} of the attribution in all")
         if root:
             why.append("it shifted and none of its own upstream metrics did: the shift starts here")
         elif shifted_parents:

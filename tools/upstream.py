@@ -60,6 +60,8 @@ class UpstreamScore(BaseModel):
     p_value: float | None  # block-resampling p-value of the noise shift
     noise_z: float = 0.0  # robust z of the node's reconstructed noise in the window
     score: float = 0.0  # the combined ranking score (see module docstring)
+    credit_share: float = 0.0  # its share of the credit after passing (the score's first factor)
+    credit_from: dict[str, str] = {}  # child -> why the model is blind to this node's effect on it
 
 
 class UpstreamResult(BaseModel):
@@ -280,7 +282,7 @@ def attribute_upstream(
     credit = {c: max(0.0, contributions.get(c, 0.0) * sign) for c in nodes}
     passable = {c for c in nodes if abs(node_z[c]) >= Z0 and abs(noise_z[c]) >= Z0}
     blind = _blind_edges(sub, normal, window, blind_edges, passable, censored)
-    credit = _pass_blind_credit(sub, nodes, credit, blind, node_z, noise_z, notes)
+    credit, received = _pass_blind_credit(sub, nodes, credit, blind, node_z, noise_z, notes)
     total_credit = sum(credit.values())
     total_abs = sum(abs(v) for v in contributions.values())
 
@@ -300,6 +302,8 @@ def attribute_upstream(
                 p_value=p_values[c],
                 noise_z=noise_z[c],
                 score=share_credit * gate,
+                credit_share=share_credit,
+                credit_from=received.get(c, {}),
             )
         )
     scores.sort(key=lambda s: (-s.score, -abs(s.noise_z), s.metric))
@@ -445,7 +449,7 @@ def _censored(normal: pd.DataFrame) -> set[str]:
 def _blind_edges(
     sub: nx.DiGraph, normal: pd.DataFrame, window: pd.DataFrame, mode: str, passable: set[str],
     censored: set[str] = frozenset(),
-) -> set[tuple[str, str]]:
+) -> dict[tuple[str, str], str]:
     """Edges whose parent did in the window what the normal rows never showed, so the model cannot know it.
 
     "support": the parent's window mean lies outside the range of its normal rows; for a child with no such
@@ -455,12 +459,13 @@ def _blind_edges(
     nothing about what it does then. The single-row range comes first: a parent far outside it (a constant
     availability dropping) is the clearer explanation than one only outside the block range. A child in
     `censored` (on a bound in the normal rows) that left its range makes all its edges blind, as a last resort.
-    "constant": the parent was constant in the normal rows. "none": no edge.
+    "constant": the parent was constant in the normal rows. "none": no edge. Returns each blind edge with why.
     """
     if mode == "none":
-        return set()
+        return {}
     if mode == "constant":
-        return {(p, v) for p, v in sub.edges if float(normal[p].std(ddof=0)) == 0.0}
+        return {(p, v): f"{p} was constant in the normal rows" for p, v in sub.edges
+                if float(normal[p].std(ddof=0)) == 0.0}
     mean_w = window.mean()
     beyond = {c for c in normal.columns if not normal[c].min() <= float(mean_w[c]) <= normal[c].max()}
     k = min(len(window), len(normal))
@@ -468,15 +473,16 @@ def _blind_edges(
     if k >= BLOCK_MIN_ROWS:
         blocks = normal.rolling(k).mean().iloc[k - 1:]
         beyond_block = {c for c in normal.columns if not blocks[c].min() <= float(mean_w[c]) <= blocks[c].max()}
-    blind = set()
+    blind: dict[tuple[str, str], str] = {}
     for v in sub.nodes:
         parents = list(sub.predecessors(v))
-        clear = [p for p in parents if p in beyond]
-        if not any(p in passable for p in clear):
-            clear += [p for p in parents if p in beyond_block and p not in beyond]
-        if v in censored and v in beyond and not any(p in passable for p in clear):
-            clear = parents
-        blind |= {(p, v) for p in clear}
+        why = {p: f"{p} left the range of its normal rows" for p in parents if p in beyond}
+        if not any(p in passable for p in why):
+            why |= {p: f"{p} stayed outside the range of its normal {k}-row means" for p in parents
+                    if p in beyond_block and p not in beyond}
+        if v in censored and v in beyond and not any(p in passable for p in why):
+            why = {p: f"{v} sat on a bound in the normal rows and left it" for p in parents}
+        blind |= {(p, v): reason for p, reason in why.items()}
     return blind
 
 
@@ -484,11 +490,11 @@ def _pass_blind_credit(
     sub: nx.DiGraph,
     nodes: list[str],
     credit: dict[str, float],
-    blind: set[tuple[str, str]],
+    blind: dict[tuple[str, str], str],
     node_z: dict[str, float],
     noise_z: dict[str, float],
     notes: list[str],
-) -> dict[str, float]:
+) -> tuple[dict[str, float], dict[str, dict[str, str]]]:
     """Move a node's credit to anomalous, shifted parents whose effect the model cannot know.
 
     A parent whose window value lies outside the range it had in the normal rows (always the case
@@ -497,8 +503,10 @@ def _pass_blind_credit(
     single-root-cause assumption the child's credit belongs to such a parent. Several such parents
     share it by coverage: how many anomalous nodes (itself and its descendants) each would explain
     as the single cause. Their z-scores are not used: a constant baseline makes them incomparable.
+    Also returns, per receiving parent, the children it took credit from and why the model is blind there.
     """
     credit = dict(credit)
+    received: dict[str, dict[str, str]] = {}
     anomalous = {c for c in nodes if abs(node_z[c]) >= Z0}
     for v in reversed(nodes):  # downstream first, so credit can climb several levels
         if credit[v] <= 0:
@@ -513,6 +521,7 @@ def _pass_blind_credit(
         cover = np.array([len(anomalous & (nx.descendants(sub, p) | {p})) for p in takers], dtype=float)
         for p, w in zip(takers, cover / cover.sum(), strict=True):
             credit[p] += credit[v] * float(w)
+            received.setdefault(p, {})[v] = blind[(p, v)]
         notes.append(f"{v}: credit passed to anomalous parent(s) beyond the model's support {takers}")
         credit[v] = 0.0
-    return credit
+    return credit, received
