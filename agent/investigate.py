@@ -443,7 +443,7 @@ def _lead_in_minutes(ctx: Context, change: ChangeCandidate, effect: float,
 
     `moving`: the segment that carries the movement. Where the change reaches it, the test looks there: a
     global deploy credited with a regional surge must not find that region already moving before it landed,
-    and across everyone the region's first half hour is a fifth as visible.
+    and across everyone the region's first minutes are diluted by the rest.
     """
     m = ctx.metric
     scope = {d: v for d, v in change.scope.items() if v is not None and d in m.dimensions}
@@ -453,7 +453,7 @@ def _lead_in_minutes(ctx: Context, change: ChangeCandidate, effect: float,
         where = f"{moving.key}, where {change.id}'s effect would be"
     frame = ctx.sql(metric_cells(m, dialect=ctx.dialect, periods=lead_periods(change.at),
                                  filters={**ctx.incident.filters, **scope}),
-                    f"{m.name} in {where}, the hour around it vs the same hours before")
+                    f"{m.name} in {where}, the hour around it (in parts) vs the same clock windows before")
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
     return lead_in_minutes(frame.dropna(subset=["value"]), effect)
 

@@ -312,6 +312,12 @@ def _ahead(a: int, b: int, step: timedelta) -> int:
     return b - a if (b - a) * step > LONG_RUN else 6
 
 
+def _run_onset(z: np.ndarray, a: int, b: int, step: timedelta) -> int:
+    """The onset of the excess run [a, b]: the two-phase split near its start, moved back over a ramp's first
+    clearly-off buckets."""
+    return extend_onset(z, refine_onset(z, a, b, reach=6, ahead=_ahead(a, b, step)), reach=6)
+
+
 def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, detected_at: datetime,
                  window: tuple[datetime, datetime] | None = None, rate: bool = True) -> AnomalyWindow:
     """Locate (or confirm) the anomaly and its onset on a ``bucket, value, n`` series."""
@@ -344,7 +350,7 @@ def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, det
             a = max(0, b + 1 - ANCHOR_BUCKETS.get(grain, 24))
             score = float(np.sum(sign * z_raw[a:b + 1] - DRIFT_K))
         else:
-            a = extend_onset(sign * z_raw, refine_onset(sign * z_raw, a, b, reach=6, ahead=_ahead(a, b, step)), reach=6)
+            a = _run_onset(sign * z_raw, a, b, step)
         start, end = buckets[a], buckets[b] + step
         onset = start
         source = "detected"
@@ -359,7 +365,7 @@ def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, det
         found = score >= MIN_SCORE
         if not found:  # neither direction stands out: the responder filed it as a worsening
             score, sign, a, b = next(r for r in runs if r[1] == preferred)
-        a = extend_onset(sign * z_raw, refine_onset(sign * z_raw, a, b, reach=6, ahead=_ahead(a, b, step)), reach=6)
+        a = _run_onset(sign * z_raw, a, b, step)
         start, end = w_start, w_end
         onset = buckets[a] if found and buckets[a] < w_start else w_start
         source = "incident"

@@ -282,7 +282,7 @@ def attribute_upstream(
     credit = {c: max(0.0, contributions.get(c, 0.0) * sign) for c in nodes}
     passable = {c for c in nodes if abs(node_z[c]) >= Z0 and abs(noise_z[c]) >= Z0}
     blind = _blind_edges(sub, normal, window, blind_edges, passable, censored)
-    credit, received = _pass_blind_credit(sub, nodes, credit, blind, node_z, noise_z, notes)
+    credit, received = _pass_blind_credit(sub, nodes, credit, blind, passable, node_z, notes)
     total_credit = sum(credit.values())
     total_abs = sum(abs(v) for v in contributions.values())
 
@@ -491,15 +491,15 @@ def _pass_blind_credit(
     nodes: list[str],
     credit: dict[str, float],
     blind: dict[tuple[str, str], str],
+    passable: set[str],
     node_z: dict[str, float],
-    noise_z: dict[str, float],
     notes: list[str],
 ) -> tuple[dict[str, float], dict[str, dict[str, str]]]:
-    """Move a node's credit to anomalous, shifted parents whose effect the model cannot know.
+    """Move a node's credit to anomalous, shifted (`passable`) parents whose effect the model cannot know.
 
-    A parent whose window value lies outside the range it had in the normal rows (always the case
-    for a parent that was constant) was never seen there: the regression either learned nothing
-    about it or extrapolates, and what the parent did lands in the child's noise. Under the usual
+    Along a `blind` edge (see `_blind_edges`) the parent did what the normal rows never showed: the
+    regression either learned nothing about it or extrapolates, and what the parent did lands in the
+    child's noise. Under the usual
     single-root-cause assumption the child's credit belongs to such a parent. Several such parents
     share it by coverage: how many anomalous nodes (itself and its descendants) each would explain
     as the single cause. Their z-scores are not used: a constant baseline makes them incomparable.
@@ -514,7 +514,7 @@ def _pass_blind_credit(
         takers = [
             p
             for p in sorted(sub.predecessors(v))
-            if (p, v) in blind and abs(node_z[p]) >= Z0 and abs(noise_z[p]) >= Z0
+            if (p, v) in blind and p in passable
         ]
         if not takers:
             continue
