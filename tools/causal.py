@@ -422,22 +422,21 @@ def lead_in_minutes(cells: pd.DataFrame, effect: float) -> Refutation:
     sign = 1.0 if effect >= 0 else -1.0
     (ra, _), (qa, _) = by["after"], by["after_ref"]
     lag = sign * (ra - qa)
-    worst = None
+    looks = []  # (moving, z, minutes, lead) per window
     for i, minutes in enumerate(LEAD_SPLITS):
         names = [f"before_{m}" for m in LEAD_SPLITS[i:]]
         (rb, nb), (qb, nqb) = _pooled(by, names), _pooled(by, [k + "_ref" for k in names])
         if not nb or not nqb or not (0 <= qb <= 1 and 0 <= rb <= 1):
             continue
-        z = _rate_shift_z(rb * nb, nb, qb * nqb, nqb, sign)
-        if worst is None or z > worst[1]:
-            worst = (minutes, z, sign * (rb - qb))
-    if worst is None:
+        z, lead = _rate_shift_z(rb * nb, nb, qb * nqb, nqb, sign), sign * (rb - qb)
+        looks.append((z >= LEAD_Z and lag > 0 and lead >= LEAD_SHARE * lag, z, minutes, lead))
+    if not looks:
         return Refutation(name="pre_trend_minutes", passed=True, detail="not run: not a rate, or no rows")
-    minutes, z, lead = worst
-    moving = z >= LEAD_Z and lag > 0 and lead >= LEAD_SHARE * lag
+    moving, z, minutes, lead = max(looks)  # a window that fails both conditions, else the most off one
     return Refutation(name="pre_trend_minutes", passed=not moving, new_effect=sign * lead,
                       detail=f"the {minutes} min before the change vs the same clock window on the {LEAD_DAYS} days "
-                             f"before (the most off of the last {', '.join(map(str, LEAD_SPLITS))} min): "
+                             f"before (of the last {', '.join(map(str, LEAD_SPLITS))} min, a failing one or the "
+                             f"most off): "
                              f"{sign * lead:+.4g} (z={z:.1f}); hour after: {sign * lag:+.4g}; fails at z >= "
                              f"{LEAD_Z:g} and at least {LEAD_SHARE:.2g} of the hour after")
 

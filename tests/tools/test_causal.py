@@ -222,6 +222,10 @@ def test_the_minute_level_lead_catches_a_scope_moving_within_the_hour_before_its
         lambda g: pd.Series({"value": (g["value"] * g["n"]).sum() / g["n"].sum(), "n": g["n"].sum()}),
         include_groups=False).reset_index()
     assert lead_in_minutes(pooled, effect=0.05).passed                  # the whole hour alone dilutes it below z 3
+    # the hour is the most off window (z 8.5) but by under a third of the hour after; the last quarter is off
+    # by more than that third (z 7.3): one failing window is enough
+    creeping = lead_in_minutes(cells(before=0.03, after=0.08, n=12000.0, last=0.045), effect=0.05)
+    assert not creeping.passed and "the 15 min before" in creeping.detail
     # 2 events in the last quarter hour's 10 rows where 0.2 were expected: a normal test reads z 3.5, the exact
     # count test (the window's share of all events, binomial) does not call that a surge
     assert lead_in_minutes(cells(before=0.02, after=0.3, n=40.0, last=0.2), effect=0.05).passed
