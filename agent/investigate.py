@@ -32,10 +32,11 @@ from agent.report import (
 from tools.anomaly import GRAIN_DELTA, AnomalyWindow, find_anomaly, onset_on
 from tools.catalog import Catalog, MetricDef
 from tools.causal import ChangeCandidate, ChangeEstimate, Refutation, estimate_change, lead_in_minutes, lead_periods
+from tools.confinement import confinement
 from tools.experiments import ArmStats, ExperimentEstimate, arm_query, estimate_experiment, started_query
 from tools.impact import impact_query
 from tools.metric_sql import aliased_table, col, is_additive, metric_cells, ts_literal
-from tools.ranking import PRE_TREND_TIMING, WITHIN_NOISE, Features, timing_fit
+from tools.ranking import CONFINED, PRE_TREND_TIMING, WITHIN_NOISE, Features, timing_fit
 from tools.segments import SegmentScore, dimension_sets, rank_segments, score_segments
 from tools.settings import Settings
 from tools.workspace import Workspace
@@ -43,6 +44,7 @@ from tools.workspace import Workspace
 Progress = Callable[[str], None]
 REFUTE_TOP = 3            # full DoWhy refutation for the strongest candidates only (cost control)
 BASELINE_SPAN = timedelta(hours=72)
+CONFINE_MIN = 0.05        # changes scored below this are not worth a confinement query
 PANEL_SPAN = timedelta(days=7)
 
 
@@ -91,6 +93,7 @@ class Context:
     evidence: EvidenceLog
     progress: Progress
     limitations: list[str] = field(default_factory=list)
+    population: SegmentScore | None = None  # the responder's filtered population scored against everyone
 
     @property
     def catalog(self) -> Catalog:
@@ -228,8 +231,9 @@ def step_segments(ctx: Context, levels: Levels) -> tuple[list[SegmentScore], str
         scored.extend(score_segments(cells, tuple(ds), baseline=base, observed=obs, additive=levels.additive,
                                      len_baseline=len_b, len_anomaly=len_a))
     ranked = rank_segments(scored)
+    ctx.population = _filtered_population(ctx, levels, periods, len_b, len_a) if ctx.incident.filters else None
     if ctx.incident.filters and (not ranked or ranked[0].excess < 0.15):
-        whole = _filtered_population(ctx, levels, periods, len_b, len_a) or SegmentScore(
+        whole = ctx.population or SegmentScore(
             dimensions={k: str(v) for k, v in ctx.incident.filters.items()}, share_of_change=1.0,
             population_share=1.0, excess=0.0, surprise=0.0, baseline=base, observed=obs,
             rows_baseline=int(tot.loc["baseline", "n"]) if "baseline" in tot.index else 0,
@@ -456,6 +460,63 @@ def _lead_in_minutes(ctx: Context, change: ChangeCandidate, effect: float,
                     f"{m.name} in {where}, the hour around it (in parts) vs the same clock windows before")
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
     return lead_in_minutes(frame.dropna(subset=["value"]), effect)
+
+
+def moving_population(ctx: Context, top_segment: SegmentScore | None) -> dict[str, str] | None:
+    """Where the movement is: the responder's filter when there is one, else the top segment if it carries it."""
+    filt = {d: str(v) for d, v in ctx.incident.filters.items() if d in ctx.metric.dimensions}
+    if filt:
+        return filt
+    if top_segment is not None and carries_movement(top_segment):
+        return dict(top_segment.dimensions)
+    return None
+
+
+def step_confinement(ctx: Context, levels: Levels, candidates: list[Candidate], moving: dict[str, str] | None,
+                     sign: float) -> None:
+    """Lower the changes whose scope reached beyond the moving population while the rest of it stayed flat.
+
+    Inside the moving population a wider change has no untreated comparison; the rest of its scope is one.
+    """
+    if not moving or levels.additive:
+        return
+    m = ctx.metric
+    frames: dict[tuple, pd.DataFrame] = {}
+    periods = [("baseline", *levels.baseline_period), ("anomaly", *levels.analysis_period)]
+    for c in candidates:
+        if c.kind != "change" or c.reach is None or c.score < CONFINE_MIN:
+            continue
+        reach = {d: str(v) for d, v in c.reach.items()}
+        if any(d in moving and moving[d] != v for d, v in reach.items()):
+            continue
+        wider = [d for d in moving if d not in reach]
+        if not wider:
+            continue
+        key = (tuple(sorted(reach.items())), tuple(wider))
+        if key not in frames:
+            scope = ", ".join(f"{d}={v}" for d, v in sorted(reach.items())) or "everyone"
+            frame = ctx.sql(metric_cells(m, dialect=ctx.dialect, periods=periods, group_by=wider, filters=reach),
+                            f"{m.name} by {', '.join(wider)} in {scope} (beyond the incident's population): "
+                            "baseline vs anomaly")
+            frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+            frames[key] = frame.dropna(subset=["value"])
+        frame = frames[key]
+        inside = {d: moving[d] for d in wider}
+        found = confinement(frame, inside, sign)
+        if found is None:
+            continue
+        eid = ctx.evidence.add("confinement", f"Did the rest of {c.id}'s scope move?",
+                               method="relative lift, anomaly vs baseline period, of the moving part of the "
+                                      "change's scope against the rest of it (binomial errors, delta method)",
+                               sql_evidence=frame.attrs.get("evidence"), change=c.id, inside=inside,
+                               confined=found.confined, z=round(found.z, 2), detail=found.detail)
+        c.evidence.append(eid)
+        if found.confined:
+            c.features.specificity = CONFINED
+            where = ",".join(f"{d}={v}" for d, v in sorted(inside.items()))
+            scope = ", ".join(f"{d}={v}" for d, v in sorted(reach.items())) or "all"
+            c.reasons.append(f"its scope ({scope}) reached beyond {where}, and only {where} moved "
+                             f"({found.detail}): it is the cause only if its effect stayed inside {where}")
 
 
 def incident_sign(levels: Levels, anomaly: AnomalyWindow) -> float:
@@ -745,18 +806,28 @@ def _moving_part(s: SegmentScore, segments: list[SegmentScore]) -> SegmentScore 
     return None
 
 
+def _rescaled(sub: SegmentScore, whole: SegmentScore) -> SegmentScore:
+    """A segment scored inside the responder's filter, as a part of the filter scored against everyone."""
+    share = sub.share_of_change * whole.share_of_change
+    pop = sub.population_share * whole.population_share
+    return sub.model_copy(update={"dimensions": {**whole.dimensions, **sub.dimensions}, "share_of_change": share,
+                                  "population_share": pop, "excess": share - pop})
+
+
 def _change_that_fits(s: SegmentScore, others: list[Candidate], onset: datetime) -> Candidate | None:
     """A change reaching the segment whose own evidence holds: clear effect, clean pre-trend, landed first.
 
     A segment is the cause only when nothing in the change log explains its movement; a loose timing fit
-    (an onset detected hours late on a sparse series) does not make such a change irrelevant.
+    (an onset detected hours late on a sparse series) does not make such a change irrelevant. A change that
+    reached beyond the segment while only the segment moved (confined) does not explain it specifically.
     """
     for c in others:
         if c.kind != "change" or c.at is None or c.reach is None or c.p_value is None:
             continue
         reaches = all(s.dimensions.get(d, str(v)) == str(v) for d, v in c.reach.items())
         if (reaches and c.p_value < 1e-3 and c.features.explained >= 0.5 and c.at <= onset
-                and c.refutations.get("pre_trend") is True and not scope_moved_before(c.refutations)):
+                and c.refutations.get("pre_trend") is True and not scope_moved_before(c.refutations)
+                and c.features.specificity == 1.0):
             return c
     return None
 
@@ -766,11 +837,16 @@ def segment_candidates(ctx: Context, segments: list[SegmentScore], seg_eid: str 
     """The top segments as causes of their own: what is left when no change, experiment or node fits."""
     out = []
     best_other = max((c.score for c in others), default=0.0)
-    for s in segments[:3]:
+    pool = [(s, segments) for s in segments[:3]]
+    whole = ctx.population
+    if whole is not None and all(s.dimensions != whole.dimensions for s in segments[:3]):
+        # The responder's filter is a candidate of its own: against everyone, it may be all that moved.
+        pool.append((whole, [_rescaled(s, whole) for s in segments]))
+    for s, parts in pool:
         strength = min(max(s.share_of_change, 0.0), 1.0) * min(max(s.excess, 0.0) / 0.4, 1.0)
         reasons = [f"{s.key} explains {s.share_of_change:.0%} of the change with {s.population_share:.0%} of "
-                   f"the rows"]
-        part = _moving_part(s, segments)
+                   f"the rows" + (" (against everyone, not only the incident's filter)" if s is whole else "")]
+        part = _moving_part(s, parts)
         if part is not None:
             strength *= EXPLAINED_SEGMENT
             reasons.append(f"its part {part.key} explains {part.share_of_change:.0%} of the change; the rest of "
@@ -909,6 +985,7 @@ def investigate(*, workspace: Workspace, incident: Incident, history: Path | Non
     progress("candidate changes")
     changes = step_change_candidates(ctx, anomaly)
     candidates = step_change_estimates(ctx, anomaly, levels, changes, top_segment)
+    step_confinement(ctx, levels, candidates, moving_population(ctx, top_segment), incident_sign(levels, anomaly))
     progress("experiments")
     candidates += step_experiments(ctx, anomaly, levels)
     progress("upstream metrics")

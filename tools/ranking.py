@@ -1,6 +1,6 @@
 """One documented score for every candidate cause, whatever its kind.
 
-    score = explained^0.5 x significance x refutation x timing x design x anomaly
+    score = explained^0.5 x significance x refutation x timing x design x anomaly x specificity
 
 * explained: the share of the observed change the candidate accounts for (effect x exposure / change),
   clipped to [0, 1]; a candidate moving the metric the other way explains nothing. When the series shows
@@ -24,6 +24,9 @@
   while a cause whose own estimate is clear is right about 3 times in 4 there (suite and held-out seeds).
   Randomized evidence needs no anomaly in the diluted aggregate: for an experiment the factor rises from
   ``WITHIN_NOISE`` at z <= 2 of its own estimate to 1 at z >= 4 (``agent.investigate.anomaly_factor``).
+* specificity: ``CONFINED`` (0.5) for a change whose scope reaches beyond the population that moved while
+  the rest of its scope shows no lift (``tools.confinement``): it is the cause only if its effect stayed
+  inside that population, which nothing in its scope says; 1.0 otherwise.
 Scores are probabilities of being the root cause only after calibration on the eval suite; the reliability
 table in evals/results/latest.md shows how close they are.
 """
@@ -37,6 +40,7 @@ from pydantic import BaseModel
 
 WITHIN_NOISE = 0.6      # the anomaly factor when the series shows no clear anomaly
 PRE_TREND_TIMING = 0.1  # the timing fit of a change whose scope moved before it
+CONFINED = 0.5          # the specificity of a change whose effect would have to stay inside part of its scope
 
 
 class Features(BaseModel):
@@ -47,12 +51,14 @@ class Features(BaseModel):
     timing: float = 1.0
     design: float = 1.0
     anomaly: float = 1.0
+    specificity: float = 1.0
 
     def score(self) -> float:
         explained = min(max(self.explained, 0.0), 1.0)
         significance = 1.0 if self.p_value is None else max(1.0 - self.p_value, 0.02)
         refutation = (self.refutations_passed + 1) / (self.refutations_run + 1)
-        return float(explained ** 0.5 * significance * refutation * self.timing * self.design * self.anomaly)
+        return float(explained ** 0.5 * significance * refutation * self.timing * self.design * self.anomaly
+                     * self.specificity)
 
 
 def timing_fit(cause_at: datetime, onset: datetime, step: timedelta, *, max_lag_buckets: int = 3,

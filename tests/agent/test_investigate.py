@@ -336,6 +336,26 @@ def test_a_surge_in_the_responders_filtered_population_is_scored_against_everyon
     assert any(e.kind == "sql" and "not only the incident's filter" in e.title for e in report.evidence)
 
 
+def test_a_global_change_credited_with_a_surge_confined_to_the_filtered_region_loses_to_the_region(tmp_path: Path):
+    """Filtered to LATAM, a global deploy 2.5 h before the detected onset explains the surge by a before/after
+    estimate (no untreated rows inside the filter). Outside the filter it reached everyone else, who did not
+    move: the deploy is the cause only if its effect stayed in LATAM, and the region itself ranks first.
+    Before the confinement test the deploy ranked first at 0.67 and the region was not a candidate."""
+    scenario = generate("external_surge", seed=311, size="small", out=tmp_path / "surge", filters=True,
+                        window=False, segment={"region": "LATAM"})
+    assert json.loads((scenario / "incident.json").read_text())["filters"] == {"region": "LATAM"}
+    report = investigate_scenario(scenario, settings=_settings(tmp_path))
+    top = report.root_causes[0]
+    assert (top.kind, top.id) == ("segment", "region=LATAM")
+    assert any("against everyone" in r for r in top.reasons)
+    confined = [c for c in report.root_causes if c.kind == "change" and any("only region=LATAM moved" in r
+                                                                            for r in c.reasons)]
+    assert confined and all(c.score < top.score for c in confined)
+    checks = [e for e in report.evidence if e.kind == "confinement"]
+    assert checks and any(e.data["confined"] and e.data["z"] >= 3 for e in checks)
+    assert all(any(x.id == e.data["sql_evidence"] and x.kind == "sql" for x in report.evidence) for e in checks)
+
+
 def test_a_segment_whose_movement_sits_in_one_of_its_parts_is_the_less_specific_answer():
     from agent.investigate import _moving_part
     from tools.segments import SegmentScore
