@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,6 +60,30 @@ class Incident(BaseModel):
     @classmethod
     def _none_filters(cls, v: object) -> object:
         return {} if v is None else v
+
+
+UP_WORDS = frozenset("up rise rises rising rose risen spike spikes spiking spiked surge surges surging surged jump "
+                     "jumps jumped climb climbs climbing climbed increase increases increased increasing grew grow "
+                     "growing higher more above soar soared doubled".split())
+DOWN_WORDS = frozenset("down drop drops dropping dropped fall falls falling fell decline declines declined declining "
+                       "decrease decreases decreased decreasing dip dips dipped plunge plunged lower fewer less below "
+                       "shrank halved".split())
+
+
+def stated_direction(incident: Incident) -> str | None:
+    """The way the responder says the metric moved ("up" / "down"), from the title, else the description.
+
+    An incident is usually the metric worsening (the catalog's ``higher_is_worse``), but the responder saw
+    the series: "reject-all rate dropped" settles which run of the window to explain even when a regional
+    rise the other way is larger. Words of both directions in one text ("fewer reviewers; the backlog grew")
+    say nothing.
+    """
+    for text in (incident.title, incident.description):
+        words = set(re.findall(r"[a-z]+", text.lower()))
+        up, down = bool(words & UP_WORDS), bool(words & DOWN_WORDS)
+        if up != down:
+            return "up" if up else "down"
+    return None
 
 
 def load_incident(path: Path) -> Incident:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sqlglot import exp
 
-from agent.incident import Incident, InputError, load_incident
+from agent.incident import Incident, InputError, load_incident, stated_direction
 from agent.narrative import render_narrative
 from agent.report import (
     AnomalyOut,
@@ -166,10 +166,20 @@ def step_anomaly(ctx: Context) -> tuple[AnomalyWindow, pd.DataFrame, str]:
     window = (inc.window.start, inc.window.end) if inc.window else None
     rate = not is_additive(m, ctx.dialect)
     anomaly = find_anomaly(series, grain=ctx.grain, higher_is_worse=m.higher_is_worse,
-                           detected_at=inc.detected_at, window=window, rate=rate)
+                           detected_at=inc.detected_at, window=window, rate=rate, stated=confirmed_direction(ctx))
     if not anomaly.found:
         ctx.limitations.append("the metric's movement is within its normal noise: no candidate can be confident")
     return anomaly, series, series.attrs["evidence"]
+
+
+def confirmed_direction(ctx: Context) -> str | None:
+    """The worsening direction when the responder's words say the metric moved that way, else None.
+
+    Words against the catalog's direction are not trusted: "deletion jobs failing more often" is about the
+    failures, while the metric is the completion rate (it fell); the series then decides as usual.
+    """
+    worse = "up" if ctx.metric.higher_is_worse else "down"
+    return worse if stated_direction(ctx.incident) == worse else None
 
 
 @dataclass
@@ -232,7 +242,7 @@ def step_segments(ctx: Context, levels: Levels) -> tuple[list[SegmentScore], str
                                      len_baseline=len_b, len_anomaly=len_a))
     ranked = rank_segments(scored)
     ctx.population = _filtered_population(ctx, levels, periods, len_b, len_a) if ctx.incident.filters else None
-    if ctx.incident.filters and (not ranked or ranked[0].excess < 0.15):
+    if ctx.incident.filters and (not ranked or ranked[0].excess < 0.15 or _population_leads(ctx.population, ranked)):
         whole = ctx.population or SegmentScore(
             dimensions={k: str(v) for k, v in ctx.incident.filters.items()}, share_of_change=1.0,
             population_share=1.0, excess=0.0, surprise=0.0, baseline=base, observed=obs,
@@ -284,6 +294,13 @@ def _filtered_population(ctx: Context, levels: Levels, periods: list, len_b: flo
     scored = score_segments(frame, dims, baseline=base, observed=obs, additive=levels.additive,
                             len_baseline=len_b, len_anomaly=len_a)
     return next((sc for sc in scored if sc.dimensions == wanted), None)
+
+
+def _population_leads(whole: SegmentScore | None, inside: list[SegmentScore]) -> bool:
+    """The filtered population is the most specific answer: it moved beyond its share of everyone's rows (excess
+    > 0.2) and no segment inside it carries that movement (the same rule as for any segment and its parts)."""
+    return (whole is not None and whole.excess > 0.2
+            and _moving_part(whole, [_rescaled(s, whole) for s in inside]) is None)
 
 
 def step_segment_onset(ctx: Context, anomaly: AnomalyWindow, segment: SegmentScore) -> datetime | None:
@@ -463,11 +480,12 @@ def _lead_in_minutes(ctx: Context, change: ChangeCandidate, effect: float,
 
 
 def moving_population(ctx: Context, top_segment: SegmentScore | None) -> dict[str, str] | None:
-    """Where the movement is: the responder's filter when there is one, else the top segment if it carries it."""
+    """Where the movement is: the responder's filter when there is one, else the top segment if it moved beyond
+    its share of the rows (the confinement test then asks whether that movement is clear)."""
     filt = {d: str(v) for d, v in ctx.incident.filters.items() if d in ctx.metric.dimensions}
     if filt:
         return filt
-    if top_segment is not None and carries_movement(top_segment):
+    if top_segment is not None and top_segment.excess > 0.2:
         return dict(top_segment.dimensions)
     return None
 
@@ -837,11 +855,12 @@ def segment_candidates(ctx: Context, segments: list[SegmentScore], seg_eid: str 
     """The top segments as causes of their own: what is left when no change, experiment or node fits."""
     out = []
     best_other = max((c.score for c in others), default=0.0)
-    pool = [(s, segments) for s in segments[:3]]
     whole = ctx.population
-    if whole is not None and all(s.dimensions != whole.dimensions for s in segments[:3]):
+    inside = [s for s in segments if whole is None or s.dimensions != whole.dimensions]
+    pool = [(s, [_rescaled(x, s) for x in inside] if s is whole else segments) for s in segments[:3]]
+    if whole is not None and all(s is not whole for s in segments[:3]):
         # The responder's filter is a candidate of its own: against everyone, it may be all that moved.
-        pool.append((whole, [_rescaled(s, whole) for s in segments]))
+        pool.append((whole, [_rescaled(x, whole) for x in inside]))
     for s, parts in pool:
         strength = min(max(s.share_of_change, 0.0), 1.0) * min(max(s.excess, 0.0) / 0.4, 1.0)
         reasons = [f"{s.key} explains {s.share_of_change:.0%} of the change with {s.population_share:.0%} of "
@@ -978,7 +997,10 @@ def investigate(*, workspace: Workspace, incident: Incident, history: Path | Non
     a_eid = ctx.evidence.add(
         "anomaly", "Anomaly window", method="robust seasonal baseline + CUSUM-style max excess run",
         start=anomaly.start.isoformat(), end=anomaly.end.isoformat(), onset=onset.isoformat(),
-        window_source=anomaly.source, direction=anomaly.direction, score=round(anomaly.score, 2),
+        window_source=anomaly.source, direction=anomaly.direction,
+        direction_from=("the incident's words, which agree with the metric's worsening direction"
+                        if confirmed_direction(ctx) else "the series (the worsening direction preferred)"),
+        score=round(anomaly.score, 2),
         peak_z=round(anomaly.peak_z, 2), found=anomaly.found, baseline=levels.baseline, observed=levels.observed,
         baseline_period=[p.isoformat() for p in levels.baseline_period], series_sql=series_eid,
         levels_sql=levels.evidence)

@@ -294,9 +294,11 @@ def onset_on(series: pd.DataFrame, *, grain: str, start: datetime, end: datetime
     return pd.Timestamp(s["bucket"].iloc[refine_onset(z, a, b, reach=reach, ahead=ahead)]).to_pydatetime()
 
 
-def _prefer(runs: list[tuple[float, int, int, float]], preferred: float) -> list[tuple[float, float, int, int]]:
-    """(score, sign, start, end) runs, best first: the worsening direction unless the other is clearly stronger."""
-    out = [(score, sign, a, b) for score, a, b, sign in runs]
+def _prefer(runs: list[tuple[float, int, int, float]], preferred: float, *, only: bool = False
+            ) -> list[tuple[float, float, int, int]]:
+    """(score, sign, start, end) runs, best first: the worsening direction unless the other is clearly stronger;
+    `only`: the preferred direction was stated by the responder, the other is not what they asked about."""
+    out = [(score, sign, a, b) for score, a, b, sign in runs if not only or sign == preferred]
     return sorted(out, key=lambda r: r[0] * (1.0 if r[1] == preferred else 0.7), reverse=True)
 
 
@@ -319,8 +321,13 @@ def _run_onset(z: np.ndarray, a: int, b: int, step: timedelta) -> int:
 
 
 def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, detected_at: datetime,
-                 window: tuple[datetime, datetime] | None = None, rate: bool = True) -> AnomalyWindow:
-    """Locate (or confirm) the anomaly and its onset on a ``bucket, value, n`` series."""
+                 window: tuple[datetime, datetime] | None = None, rate: bool = True,
+                 stated: str | None = None) -> AnomalyWindow:
+    """Locate (or confirm) the anomaly and its onset on a ``bucket, value, n`` series.
+
+    `stated`: the direction the responder said the metric moved ("up" / "down"); only that one is searched.
+    Otherwise the worsening direction is preferred unless the other run is clearly stronger.
+    """
     if series.empty:
         raise ValueError("the metric has no data in the analysed range")
     s = regularize(series, grain)
@@ -334,13 +341,14 @@ def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, det
         return int(np.clip(np.searchsorted(s["bucket"].to_numpy(), np.datetime64(t), side="right") - 1,
                            0, len(s) - 1))
 
-    preferred = 1.0 if higher_is_worse else -1.0
+    preferred = (1.0 if stated == "up" else -1.0) if stated in ("up", "down") else (1.0 if higher_is_worse else -1.0)
+    only = stated in ("up", "down")
     if window is None:
         last_start = index_of(detected_at)
         first_end = index_of(detected_at - timedelta(hours=24)) if detected_at - timedelta(hours=24) > \
             buckets[0] else 0
         score, sign, a, b = _prefer([(*_fast_best_run(sign * z_raw, last_start, first_end), sign)
-                                     for sign in (1.0, -1.0)], preferred)[0]
+                                     for sign in (1.0, -1.0)], preferred, only=only)[0]
         found = score >= MIN_SCORE
         if not found:
             # No run stands out, so no onset can be read off the series: analyse the day before the alert
@@ -360,7 +368,8 @@ def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, det
         lo = max(0, wa - int(timedelta(hours=48) / step))
         # A window marked on a diluted shift can average the wrong way by chance: compare both runs.
         runs = _prefer([(*(_best_run(sign * z_raw, lo, wb, (wa, wb)) if wb - lo < 400 else
-                           _fast_best_run(sign * z_raw, wb, wa)), sign) for sign in (1.0, -1.0)], preferred)
+                           _fast_best_run(sign * z_raw, wb, wa)), sign) for sign in (1.0, -1.0)], preferred,
+                       only=only)
         score, sign, a, b = runs[0]
         found = score >= MIN_SCORE
         if not found:  # neither direction stands out: the responder filed it as a worsening

@@ -95,6 +95,29 @@ def test_top_root_cause_is_the_config_change(example: Report):
     assert top.score > max(rc.score for rc in example.root_causes[1:])
 
 
+def test_the_anomaly_says_which_way_and_why(example: Report):
+    """"Age gate skipped more often": the direction is the responder's, and the evidence says so."""
+    found = next(e for e in example.evidence if e.kind == "anomaly")
+    assert found.data["direction"] == "up" and found.data["direction_from"].startswith("the incident's words")
+
+
+def test_only_words_agreeing_with_the_worsening_direction_confirm_it():
+    """"Jobs failing more often" is about the failures; the metric is the completion rate, which fell."""
+    from types import SimpleNamespace
+
+    from agent.incident import Incident
+    from agent.investigate import confirmed_direction
+
+    def ctx(title: str, description: str, higher_is_worse: bool) -> SimpleNamespace:
+        inc = Incident(id="I", title=title, description=description, detected_at=datetime(2026, 4, 9))
+        return SimpleNamespace(incident=inc, metric=SimpleNamespace(higher_is_worse=higher_is_worse))
+
+    assert confirmed_direction(ctx("Consent reject-all rate dropped", "", False)) == "down"
+    assert confirmed_direction(ctx("User report rate spiking", "", True)) == "up"
+    assert confirmed_direction(ctx("Account deletion jobs failing more often", "Completion fell.", False)) is None
+    assert confirmed_direction(ctx("Consent banner alert", "", False)) is None
+
+
 def test_every_candidate_is_listed_best_first(example: Report):
     changes = {rc.id for rc in example.root_causes if rc.kind == "change"}
     assert changes == {"cfg-16", "cfg-17", "cfg-18"}            # the decoys are reported, not dropped
@@ -371,6 +394,47 @@ def test_a_segment_whose_movement_sits_in_one_of_its_parts_is_the_less_specific_
     assert _moving_part(pair, [pair, android, latam]) is None         # nothing more specific listed
     spread = seg({"platform": "android", "region": "EU"}, 0.40, 0.10)
     assert _moving_part(android, [spread, android]) is None           # the rest (55% with 36%) moved too
+
+
+def test_the_filtered_population_leads_the_segments_when_nothing_inside_it_carries_its_movement():
+    """Filtered to LATAM, which explains 78% of everyone's change with 16% of the rows: a version inside it
+    that is a third of LATAM's rows and 43% of its change is noise, not the answer; android carrying 90% of
+    LATAM's change with 45% of its rows (the rest of LATAM flat) is the more specific one."""
+    from agent.investigate import _population_leads
+    from tools.segments import SegmentScore
+
+    def seg(dims: dict[str, str], share: float, pop: float) -> SegmentScore:
+        return SegmentScore(dimensions=dims, share_of_change=share, population_share=pop, excess=share - pop,
+                            surprise=0.0, baseline=0.02, observed=0.08, rows_baseline=1500, rows_anomaly=400)
+
+    latam = seg({"region": "LATAM"}, 0.78, 0.16)
+    version = seg({"app_version": "31.2.0"}, 0.43, 0.32)
+    android = seg({"platform": "android"}, 0.98, 0.45)
+    assert _population_leads(latam, [version])
+    assert not _population_leads(latam, [android, version])
+    assert not _population_leads(seg({"region": "LATAM"}, 0.30, 0.16), [version])   # not specific to LATAM
+    assert not _population_leads(None, [version])
+
+
+def test_the_population_a_wider_change_is_checked_against_is_the_filter_else_a_segment_that_moved():
+    from types import SimpleNamespace
+
+    from agent.investigate import moving_population
+    from tools.segments import SegmentScore
+
+    def ctx(filters: dict[str, str]) -> SimpleNamespace:
+        return SimpleNamespace(incident=SimpleNamespace(filters=filters),
+                               metric=SimpleNamespace(dimensions=["platform", "region"]))
+
+    def seg(share: float, pop: float) -> SegmentScore:
+        return SegmentScore(dimensions={"region": "LATAM"}, share_of_change=share, population_share=pop,
+                            excess=share - pop, surprise=0.0, baseline=0.02, observed=0.05, rows_baseline=900,
+                            rows_anomaly=200)
+
+    assert moving_population(ctx({"region": "EU"}), seg(0.7, 0.13)) == {"region": "EU"}
+    assert moving_population(ctx({}), seg(0.7, 0.13)) == {"region": "LATAM"}
+    assert moving_population(ctx({}), seg(0.3, 0.2)) is None        # no more than its share: nothing to confine
+    assert moving_population(ctx({}), None) is None
 
 
 def test_a_segment_is_not_a_cause_of_its_own_when_a_change_that_fits_reaches_it():

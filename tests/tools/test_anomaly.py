@@ -123,6 +123,24 @@ def test_a_responder_window_whose_mean_leans_the_other_way_keeps_the_stronger_wo
     assert a.found and a.direction == "down"
 
 
+@pytest.mark.parametrize("window", [True, False])
+def test_the_direction_the_responder_stated_is_the_one_explained_even_under_a_larger_opposite_run(window: bool):
+    """A drop the responder reported (-0.03 for 12 h) sits under a larger rise right after it (+0.06 for 12 h).
+    Read from the series alone, the rise wins even against the worsening preference; the responder asked
+    about the drop, so with the direction stated only the drop is searched."""
+    s = series(6)
+    b = s["bucket"]
+    s.loc[(b >= ONSET - 14 * HOUR) & (b < ONSET - 2 * HOUR), "value"] -= 0.03
+    s.loc[(b >= ONSET - 2 * HOUR) & (b < ONSET + 10 * HOUR), "value"] += 0.06
+    kw = {"grain": "hour", "higher_is_worse": False, "detected_at": ONSET + 10 * HOUR,
+          "window": (ONSET - 14 * HOUR, ONSET + 10 * HOUR) if window else None}
+    assert find_anomaly(s, **kw).direction == "up"
+    down = find_anomaly(s, **kw, stated="down")
+    assert down.found and down.direction == "down"
+    assert abs(down.onset - (ONSET - 14 * HOUR)) <= HOUR
+    assert find_anomaly(s, **kw, stated="up").direction == "up"
+
+
 def test_a_run_merged_with_days_of_mild_drift_takes_its_onset_at_the_sharp_shift():
     # two days of a mild lift (just above the run's drift allowance) lead into a real jump: the excess run
     # starts with the drift, the onset is the jump (responders file hours after an onset, not days)
