@@ -533,8 +533,8 @@ def step_confinement(ctx: Context, levels: Levels, candidates: list[Candidate], 
             c.features.specificity = CONFINED
             where = ",".join(f"{d}={v}" for d, v in sorted(inside.items()))
             scope = ", ".join(f"{d}={v}" for d, v in sorted(reach.items())) or "all"
-            c.reasons.append(f"its scope ({scope}) reached beyond {where}, and only {where} moved "
-                             f"({found.detail}): it is the cause only if its effect stayed inside {where}")
+            c.reasons.insert(1, f"its scope ({scope}) reached beyond {where}, and only {where} moved "
+                                f"({found.detail}): it is the cause only if its effect stayed inside {where}")
 
 
 def incident_sign(levels: Levels, anomaly: AnomalyWindow) -> float:

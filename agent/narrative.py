@@ -60,7 +60,7 @@ def render_narrative(report: Report, *, segments_evidence: str | None, similar_e
         cause = " ".join(parts)
         alt = []
         for c in report.root_causes[1:4]:
-            why = c.reasons[0] if c.reasons else ""
+            why = "; ".join(c.reasons[:2])  # its timing, then what it explains or what rules it out
             alt.append(f"{c.kind} {c.id}: score {c.score:.2f} {_cite(c.evidence)} ({why})")
         alternatives = "; ".join(alt) if alt else "none."
         headline = f"{report.incident_id}: {top.kind} {top.id} is the most likely cause" if confident else \
