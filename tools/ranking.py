@@ -9,10 +9,11 @@
   moves the metric in the incident's direction (z of 1 -> 0, z of 4 -> 1).
 * significance: 1 - p (p of the estimate), floored at 0.02.
 * refutation: (passed + 1) / (run + 1): each failed refuter costs a share; none run = neutral-ish.
-* timing: 1 when the cause lands at or before the onset (within ``max_lag`` buckets), decaying
+* timing: 1 when the cause lands at or before the onset (within ``max_lag`` buckets) or inside the onset's
+  bucket (the onset is that bucket's start: the series cannot place it more precisely), decaying
   exponentially (4-bucket scale, floor 0.1) for causes long before it (an effect would have shown
-  sooner), 0.9 / 0.7 / 0.5 within one / two / three buckets after the detected onset (onsets are
-  uncertain), and 0.05 for one that lands later (it cannot have started the anomaly). When the series
+  sooner), 0.7 / 0.5 within two / three buckets after the detected onset (onsets are uncertain), and 0.05
+  for one that lands later (it cannot have started the anomaly). When the series
   shows no clear anomaly there is no onset to time against: any cause inside the analysed period fits.
   A change whose own scope was already moving before it landed (its pre-trend test failed) fits no better
   than ``PRE_TREND_TIMING`` (0.1), whatever the incident-level onset says: it cannot have started the shift.
@@ -77,9 +78,13 @@ def timing_fit(cause_at: datetime, onset: datetime, step: timedelta, *, max_lag_
     lag_text = _human(onset - cause_at)
     if lag < -3.0:
         return 0.05, f"lands {_human(cause_at - onset)} after the onset: it cannot have started the anomaly"
+    if -1.0 < lag < 0:
+        # The onset is the start of its bucket: a cause inside that bucket is at the onset as far as the series
+        # can tell (the minute-level lead test checks whether the scope was already moving before it).
+        return 1.0, f"lands in the onset's bucket, {_human(cause_at - onset)} after its start"
     if lag < 0:
         # The detected onset is uncertain by a bucket or two: lose credit gradually, not at once.
-        fit = {0: 0.9, 1: 0.7, 2: 0.5}[int(abs(lag))]
+        fit = {1: 0.7, 2: 0.5}[int(abs(lag))]
         return fit, f"lands {_human(cause_at - onset)} after the detected onset (onsets are uncertain)"
     if lag <= max_lag_buckets:
         return 1.0, "lands at the onset" if lag < 1 else f"lands {lag_text} before the onset"
