@@ -36,7 +36,7 @@ from tools.confinement import confinement
 from tools.experiments import ArmStats, ExperimentEstimate, arm_query, estimate_experiment, started_query
 from tools.impact import impact_query
 from tools.metric_sql import aliased_table, col, is_additive, metric_cells, ts_literal
-from tools.ranking import CONFINED, PRE_TREND_TIMING, WITHIN_NOISE, Features, timing_fit
+from tools.ranking import CONFINED, PRE_TREND_TIMING, TWIN_RATIO, WITHIN_NOISE, Features, timing_fit
 from tools.segments import SegmentScore, dimension_sets, rank_segments, score_segments
 from tools.settings import Settings
 from tools.workspace import Workspace
@@ -71,6 +71,7 @@ class Candidate:
     experiment: tuple[object, str, str] | None = None
     fixed_score: float | None = None
     at: datetime | None = None  # when a change landed
+    twins: list[str] = field(default_factory=list)  # changes its estimate cannot tell it from
 
     @property
     def score(self) -> float:
@@ -454,7 +455,7 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
                              p_value=est.p_value, refutations={r.name: r.passed for r in est.refutations},
                              timing=ttext, reasons=reasons, evidence=[eid] + ([panel_eid] if panel_eid else []),
                              reach={d: v for d, v in change.scope.items() if v is not None and d in m.dimensions},
-                             at=change.at))
+                             at=change.at, twins=list(est.twins)))
     return out
 
 
@@ -535,6 +536,25 @@ def step_confinement(ctx: Context, levels: Levels, candidates: list[Candidate], 
             scope = ", ".join(f"{d}={v}" for d, v in sorted(reach.items())) or "all"
             c.reasons.insert(1, f"its scope ({scope}) reached beyond {where}, and only {where} moved "
                                 f"({found.detail}): it is the cause only if its effect stayed inside {where}")
+
+
+def share_twins(candidates: list[Candidate]) -> None:
+    """Changes the panel cannot tell apart, scored within TWIN_RATIO of each other, split their evidence.
+
+    Both keep the joint effect (neither is adjusted for the other), so each score says "one of us"; which one
+    is about a coin flip, and each carries its share s / (s + s_twin). The ranking between them is unchanged.
+    """
+    scores = {c.id: c.score for c in candidates if c.kind == "change"}
+    for c in candidates:
+        s = scores.get(c.id, 0.0)
+        close = [t for t in c.twins if t in scores and s > 0 and min(s, scores[t]) / max(s, scores[t]) >= TWIN_RATIO]
+        if not close:
+            continue
+        other = max(close, key=lambda t: scores[t])
+        c.features.shared = s / (s + scores[other])
+        c.reasons.append(f"the data cannot tell it from {other} (same scope, a bucket or two apart; scores "
+                         f"{s:.2f} and {scores[other]:.2f}): the two share the evidence, {c.features.shared:.0%} "
+                         "of it here")
 
 
 def incident_sign(levels: Levels, anomaly: AnomalyWindow) -> float:
@@ -1008,6 +1028,7 @@ def investigate(*, workspace: Workspace, incident: Incident, history: Path | Non
     changes = step_change_candidates(ctx, anomaly)
     candidates = step_change_estimates(ctx, anomaly, levels, changes, top_segment)
     step_confinement(ctx, levels, candidates, moving_population(ctx, top_segment), incident_sign(levels, anomaly))
+    share_twins(candidates)
     progress("experiments")
     candidates += step_experiments(ctx, anomaly, levels)
     progress("upstream metrics")

@@ -69,6 +69,7 @@ class ChangeEstimate(BaseModel):
     adjusted_for: list[str] = Field(default_factory=list)
     refutations: list[Refutation] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    twins: list[str] = Field(default_factory=list)  # changes the panel cannot tell from this one
 
 
 def _segment_keys(panel: pd.DataFrame, dims: list[str]) -> pd.Series:
@@ -142,6 +143,15 @@ def _twins(a: ChangeCandidate, b: ChangeCandidate, dims: list[str], grain: str) 
     """Same cells of the panel (scope on its dimensions) and landing within two buckets of each other."""
     same = all(a.scope.get(d) == b.scope.get(d) for d in dims)
     return same and abs(a.at - b.at) <= 2 * GRAIN_DELTA[grain]
+
+
+def indistinguishable(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, other: ChangeCandidate,
+                      grain: str) -> bool:
+    """The panel cannot tell the two apart: the same treated cells, or the same scope a bucket or two apart."""
+    col = treatment_column(panel, dims, other, grain)
+    if col.sum() == 0:
+        return False
+    return bool(np.array_equal(col, treatment_column(panel, dims, change, grain)) or _twins(change, other, dims, grain))
 
 
 def prepare_with_df(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, others: list[ChangeCandidate],
@@ -483,4 +493,5 @@ def estimate_change(*, panel: pd.DataFrame, dims: list[str], change: ChangeCandi
         method += f"; concurrent changes as common causes: {', '.join(adjusted)}"
     return ChangeEstimate(design=design, method=method, effect=effect, ci=ci, p_value=p, n_cells=len(panel),
                           treated_cells=treated, exposure=exposure(panel, dims, change, grain, *window),
-                          adjusted_for=adjusted, refutations=refutations, notes=notes)
+                          adjusted_for=adjusted, refutations=refutations, notes=notes,
+                          twins=[o.id for o in others if indistinguishable(panel, dims, change, o, grain)])

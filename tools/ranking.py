@@ -1,6 +1,6 @@
 """One documented score for every candidate cause, whatever its kind.
 
-    score = explained^0.5 x significance x refutation x timing x design x anomaly x specificity
+    score = explained^0.5 x significance x refutation x timing x design x anomaly x specificity x shared
 
 * explained: the share of the observed change the candidate accounts for (effect x exposure / change),
   clipped to [0, 1]; a candidate moving the metric the other way explains nothing. When the series shows
@@ -25,6 +25,9 @@
   while a cause whose own estimate is clear is right about 3 times in 4 there (suite and held-out seeds).
   Randomized evidence needs no anomaly in the diluted aggregate: for an experiment the factor rises from
   ``WITHIN_NOISE`` at z <= 2 of its own estimate to 1 at z >= 4 (``agent.investigate.anomaly_factor``).
+* shared: s / (s + s_twin) for a change the panel cannot tell from another (same scope, a bucket or two apart)
+  whose score is within ``TWIN_RATIO`` of its own: the two hold the same evidence, and which one it was is
+  about a coin flip (on the suites such top-1 twins at 0.35-0.6 were right 1 time in 5); 1.0 otherwise.
 * specificity: ``CONFINED`` (0.5) for a change whose scope reaches beyond the population that moved while
   the rest of its scope shows no lift (``tools.confinement``): it is the cause only if its effect stayed
   inside that population, which nothing in its scope says; 1.0 otherwise.
@@ -42,6 +45,7 @@ from pydantic import BaseModel
 WITHIN_NOISE = 0.6      # the anomaly factor when the series shows no clear anomaly
 PRE_TREND_TIMING = 0.1  # the timing fit of a change whose scope moved before it
 CONFINED = 0.5          # the specificity of a change whose effect would have to stay inside part of its scope
+TWIN_RATIO = 0.8        # indistinguishable changes scored this close share their evidence
 
 
 class Features(BaseModel):
@@ -53,13 +57,14 @@ class Features(BaseModel):
     design: float = 1.0
     anomaly: float = 1.0
     specificity: float = 1.0
+    shared: float = 1.0
 
     def score(self) -> float:
         explained = min(max(self.explained, 0.0), 1.0)
         significance = 1.0 if self.p_value is None else max(1.0 - self.p_value, 0.02)
         refutation = (self.refutations_passed + 1) / (self.refutations_run + 1)
         return float(explained ** 0.5 * significance * refutation * self.timing * self.design * self.anomaly
-                     * self.specificity)
+                     * self.specificity * self.shared)
 
 
 def timing_fit(cause_at: datetime, onset: datetime, step: timedelta, *, max_lag_buckets: int = 3,

@@ -437,6 +437,27 @@ def test_the_population_a_wider_change_is_checked_against_is_the_filter_else_a_s
     assert moving_population(ctx({}), None) is None
 
 
+def test_changes_the_panel_cannot_tell_apart_share_their_evidence_when_scored_alike():
+    """Two web changes 88 minutes apart both keep the joint effect (0.54 and 0.53): each is "one of the two",
+    so each gets its share; a twin that timing already ruled out (0.07) leaves the other's score alone."""
+    from agent.investigate import Candidate, share_twins
+    from tools.ranking import Features
+
+    def change(cid: str, explained: float, timing: float, twins: list[str]) -> Candidate:
+        return Candidate(kind="change", id=cid, title=cid, twins=twins,
+                         features=Features(explained=explained, p_value=1e-4, timing=timing))
+
+    a, b = change("cfg-1", 0.30, 1.0, ["deploy-2"]), change("deploy-2", 0.29, 1.0, ["cfg-1"])
+    late, kept = change("flip-3", 0.30, 0.12, ["flip-4"]), change("flip-4", 0.30, 1.0, ["flip-3"])
+    before = {c.id: c.score for c in (a, b, late, kept)}
+    share_twins([a, b, late, kept])
+    assert a.score == pytest.approx(before["cfg-1"] ** 2 / (before["cfg-1"] + before["deploy-2"]))
+    assert b.score < a.score < before["cfg-1"] and a.score + b.score == pytest.approx(
+        (before["cfg-1"] ** 2 + before["deploy-2"] ** 2) / (before["cfg-1"] + before["deploy-2"]))
+    assert any("cannot tell it from deploy-2" in r for r in a.reasons)
+    assert (late.score, kept.score) == (before["flip-3"], before["flip-4"]) and not kept.reasons
+
+
 def test_a_segment_is_not_a_cause_of_its_own_when_a_change_that_fits_reaches_it():
     """A web-only deploy with a clear effect and a clean pre-trend, landing before the (late) detected onset,
     explains the web segment; one that failed its pre-trend, or landed after the onset, does not."""

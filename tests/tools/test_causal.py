@@ -141,17 +141,19 @@ def test_a_same_scope_change_a_bucket_later_is_not_adjusted_for_but_noted(data: 
     est = estimate_change(panel=data, dims=["region"], change=REAL, others=[later], grain="hour",
                           window=(AT, END), refute=False)
     assert est.adjusted_for == [] and any("d-next" in n and "70 min apart" in n for n in est.notes)
+    assert est.twins == ["d-next"]                          # structured, for the ranking to split the evidence
     assert est.effect == pytest.approx(EFFECT, abs=0.01)
     far = later.model_copy(update={"at": AT + 3 * H})
-    assert estimate_change(panel=data, dims=["region"], change=REAL, others=[far], grain="hour",
-                           window=(AT, END), refute=False).adjusted_for == ["d-next"]
+    far_est = estimate_change(panel=data, dims=["region"], change=REAL, others=[far], grain="hour",
+                              window=(AT, END), refute=False)
+    assert far_est.adjusted_for == ["d-next"] and far_est.twins == []
 
 
 def test_twin_change_with_the_same_scope_and_hour_is_noted_not_adjusted(data: pd.DataFrame):
     twin = ChangeCandidate(source="config", id="c-twin", at=AT + timedelta(minutes=5), scope={"region": "EU"})
     est = estimate_change(panel=data, dims=["region"], change=REAL, others=[twin], grain="hour", window=(AT, END),
                           refute=False)
-    assert est.adjusted_for == [] and any("c-twin" in n for n in est.notes)
+    assert est.adjusted_for == [] and any("c-twin" in n for n in est.notes) and est.twins == ["c-twin"]
 
 
 @pytest.mark.parametrize("change", [
