@@ -515,8 +515,8 @@ def step_confinement(ctx: Context, levels: Levels, candidates: list[Candidate], 
         if key not in frames:
             scope = ", ".join(f"{d}={v}" for d, v in sorted(reach.items())) or "everyone"
             frame = ctx.sql(metric_cells(m, dialect=ctx.dialect, periods=periods, group_by=wider, filters=reach),
-                            f"{m.name} by {', '.join(wider)} in {scope} (beyond the incident's population): "
-                            "baseline vs anomaly")
+                            f"{m.name} by {', '.join(wider)} across {scope} (the moving part against the rest "
+                            "of the change's scope): baseline vs anomaly")
             frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
             frames[key] = frame.dropna(subset=["value"])
         frame = frames[key]
@@ -525,8 +525,8 @@ def step_confinement(ctx: Context, levels: Levels, candidates: list[Candidate], 
         if found is None:
             continue
         eid = ctx.evidence.add("confinement", f"Did the rest of {c.id}'s scope move?",
-                               method="relative lift, anomaly vs baseline period, of the moving part of the "
-                                      "change's scope against the rest of it (binomial errors, delta method)",
+                               method="log lift, anomaly vs baseline period, of the moving part of the "
+                                      "change's scope against the rest of it (binomial errors on the log scale)",
                                sql_evidence=frame.attrs.get("evidence"), change=c.id, inside=inside,
                                confined=found.confined, z=round(found.z, 2), detail=found.detail)
         c.evidence.append(eid)
