@@ -1019,7 +1019,7 @@ def investigate(*, workspace: Workspace, incident: Incident, history: Path | Non
         start=anomaly.start.isoformat(), end=anomaly.end.isoformat(), onset=onset.isoformat(),
         window_source=anomaly.source, direction=anomaly.direction,
         direction_from=("the incident's words, which agree with the metric's worsening direction"
-                        if confirmed_direction(ctx) else "the series (the worsening direction preferred)"),
+                        if anomaly.stated else "the series (the worsening direction preferred)"),
         score=round(anomaly.score, 2),
         peak_z=round(anomaly.peak_z, 2), found=anomaly.found, baseline=levels.baseline, observed=levels.observed,
         baseline_period=[p.isoformat() for p in levels.baseline_period], series_sql=series_eid,

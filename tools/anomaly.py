@@ -33,6 +33,7 @@ class AnomalyWindow:
     peak_z: float
     found: bool                    # False when nothing stands out from noise
     source: str                    # "incident" or "detected"
+    stated: bool = False           # the direction was the responder's, not chosen between the two runs
     series: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)  # bucket, value, n, expected, z
 
 
@@ -381,4 +382,5 @@ def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, det
     out = s.assign(expected=expected, z=z_raw)
     peak = float(np.max(sign * z_raw[a:b + 1])) if b >= a else 0.0
     return AnomalyWindow(start=start, end=end, onset=onset, direction="up" if sign > 0 else "down",
-                         score=float(score), peak_z=peak, found=bool(found), source=source, series=out)
+                         score=float(score), peak_z=peak, found=bool(found), source=source, stated=only,
+                         series=out)

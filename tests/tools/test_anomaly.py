@@ -134,9 +134,9 @@ def test_the_direction_the_responder_stated_is_the_one_explained_even_under_a_la
     s.loc[(b >= ONSET - 2 * HOUR) & (b < ONSET + 10 * HOUR), "value"] += 0.06
     kw = {"grain": "hour", "higher_is_worse": False, "detected_at": ONSET + 10 * HOUR,
           "window": (ONSET - 14 * HOUR, ONSET + 10 * HOUR) if window else None}
-    assert find_anomaly(s, **kw).direction == "up"
+    assert find_anomaly(s, **kw).direction == "up" and not find_anomaly(s, **kw).stated
     down = find_anomaly(s, **kw, stated="down")
-    assert down.found and down.direction == "down"
+    assert down.found and down.direction == "down" and down.stated
     assert abs(down.onset - (ONSET - 14 * HOUR)) <= HOUR
     assert find_anomaly(s, **kw, stated="up").direction == "up"
 
