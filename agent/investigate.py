@@ -512,8 +512,8 @@ def step_confinement(ctx: Context, levels: Levels, candidates: list[Candidate], 
         if not wider:
             continue
         key = (tuple(sorted(reach.items())), tuple(wider))
+        scope = ", ".join(f"{d}={v}" for d, v in key[0]) or "all"
         if key not in frames:
-            scope = ", ".join(f"{d}={v}" for d, v in sorted(reach.items())) or "everyone"
             frame = ctx.sql(metric_cells(m, dialect=ctx.dialect, periods=periods, group_by=wider, filters=reach),
                             f"{m.name} by {', '.join(wider)} across {scope} (the moving part against the rest "
                             "of the change's scope): baseline vs anomaly")
@@ -533,7 +533,6 @@ def step_confinement(ctx: Context, levels: Levels, candidates: list[Candidate], 
         if found.confined:
             c.features.specificity = CONFINED
             where = ",".join(f"{d}={v}" for d, v in sorted(inside.items()))
-            scope = ", ".join(f"{d}={v}" for d, v in sorted(reach.items())) or "all"
             c.reasons.insert(1, f"its scope ({scope}) reached beyond {where}, and only {where} moved "
                                 f"({found.detail}): it is the cause only if its effect stayed inside {where}")
 

@@ -342,8 +342,8 @@ def find_anomaly(series: pd.DataFrame, *, grain: str, higher_is_worse: bool, det
         return int(np.clip(np.searchsorted(s["bucket"].to_numpy(), np.datetime64(t), side="right") - 1,
                            0, len(s) - 1))
 
-    preferred = (1.0 if stated == "up" else -1.0) if stated in ("up", "down") else (1.0 if higher_is_worse else -1.0)
     only = stated in ("up", "down")
+    preferred = 1.0 if (stated == "up" if only else higher_is_worse) else -1.0
     if window is None:
         last_start = index_of(detected_at)
         first_end = index_of(detected_at - timedelta(hours=24)) if detected_at - timedelta(hours=24) > \

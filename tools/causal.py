@@ -135,7 +135,7 @@ def _design(panel: pd.DataFrame, dims: list[str], treated: np.ndarray, grain: st
 
 def prepare(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, others: list[ChangeCandidate],
             grain: str, at: datetime | None = None) -> tuple[pd.DataFrame, str, list[str], list[str]]:
-    frame, design, adjusted, notes, _ = prepare_with_df(panel, dims, change, others, grain, at)
+    frame, design, adjusted, notes, _, _ = prepare_with_df(panel, dims, change, others, grain, at)
     return frame, design, adjusted, notes
 
 
@@ -145,19 +145,11 @@ def _twins(a: ChangeCandidate, b: ChangeCandidate, dims: list[str], grain: str) 
     return same and abs(a.at - b.at) <= 2 * GRAIN_DELTA[grain]
 
 
-def indistinguishable(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, other: ChangeCandidate,
-                      grain: str) -> bool:
-    """The panel cannot tell the two apart: the same treated cells, or the same scope a bucket or two apart."""
-    col = treatment_column(panel, dims, other, grain)
-    if col.sum() == 0:
-        return False
-    return bool(np.array_equal(col, treatment_column(panel, dims, change, grain)) or _twins(change, other, dims, grain))
-
-
 def prepare_with_df(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, others: list[ChangeCandidate],
                     grain: str, at: datetime | None = None, extra_cols: dict[str, np.ndarray] | None = None
-                    ) -> tuple[pd.DataFrame, str, list[str], list[str], int]:
-    """``prepare`` plus how many parameters the partialled-out fixed effects used (for the degrees of freedom).
+                    ) -> tuple[pd.DataFrame, str, list[str], list[str], int, list[str]]:
+    """``prepare`` plus how many parameters the partialled-out fixed effects used (for the degrees of freedom)
+    and the changes it could not tell from this one (left unadjusted: they share its evidence).
 
     ``extra_cols`` are residualized like the treatment and kept (e.g. a lead indicator for a pre-trend test).
     """
@@ -167,12 +159,14 @@ def prepare_with_df(panel: pd.DataFrame, dims: list[str], change: ChangeCandidat
         frame[name] = values
     adjusted: list[str] = []
     notes: list[str] = []
+    twins: list[str] = []
     for i, other in enumerate(others):
         col = treatment_column(panel, dims, other, grain)
         if col.sum() == 0:
             continue
         if np.array_equal(col, treated):
             notes.append(f"indistinguishable from {other.id} (same scope and bucket)")
+            twins.append(other.id)
             continue
         if _twins(change, other, dims, grain) and at is None:
             # Same cells, a bucket or two apart: adjusting one for the other leaves only those buckets to
@@ -180,6 +174,7 @@ def prepare_with_df(panel: pd.DataFrame, dims: list[str], change: ChangeCandidat
             # timing decides between them.
             gap = abs(other.at - change.at) / timedelta(minutes=1)
             notes.append(f"indistinguishable from {other.id} (same scope, {gap:.0f} min apart): not adjusted")
+            twins.append(other.id)
             continue
         frame[f"o{i}"] = col
         adjusted.append(other.id)
@@ -194,7 +189,7 @@ def prepare_with_df(panel: pd.DataFrame, dims: list[str], change: ChangeCandidat
     if dropped:
         adjusted = [a for i, a in enumerate(adjusted) if f"o{i}" not in dropped]
     absorbed = sum(len(pd.unique(g)) for g in groups) - len(groups) + (extra.shape[1] if extra is not None else 0)
-    return scaled[keep], design, adjusted, notes, int(absorbed)
+    return scaled[keep], design, adjusted, notes, int(absorbed), twins
 
 
 def correct_df(effect: float, ci: tuple[float, float], *, n: int, regressors: int, absorbed: int
@@ -358,7 +353,7 @@ def pre_trend(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, oth
     lead = treatment_column(panel, dims, change, grain, at=change.at - k * step) - post
     if lead.sum() == 0 or post.sum() == 0:
         return Refutation(name="pre_trend", passed=True, detail="not run: no buckets just before the change")
-    frame, _, _, _, _ = prepare_with_df(panel, dims, change, others, grain, extra_cols={"lead": lead})
+    frame, _, _, _, _, _ = prepare_with_df(panel, dims, change, others, grain, extra_cols={"lead": lead})
     if frame["lead"].abs().max() < 1e-9:
         return Refutation(name="pre_trend", passed=True, detail="not run: the lead is absorbed by fixed effects")
     import statsmodels.api as sm
@@ -469,7 +464,7 @@ def estimate_change(*, panel: pd.DataFrame, dims: list[str], change: ChangeCandi
                     refute: bool = True, seed: int = 0, sims: int = 10) -> ChangeEstimate:
     """DoWhy backdoor estimate of the change's effect on the metric in its scope, with refuters."""
     panel = panel[panel["n"] > 0].reset_index(drop=True)
-    frame, design, adjusted, notes, absorbed = prepare_with_df(panel, dims, change, others, grain)
+    frame, design, adjusted, notes, absorbed, twins = prepare_with_df(panel, dims, change, others, grain)
     treated = int((treatment_column(panel, dims, change, grain) > 0).sum())
     if treated == 0:
         raise ValueError(f"change {change.id} reaches no cell of the analysed data")
@@ -493,5 +488,4 @@ def estimate_change(*, panel: pd.DataFrame, dims: list[str], change: ChangeCandi
         method += f"; concurrent changes as common causes: {', '.join(adjusted)}"
     return ChangeEstimate(design=design, method=method, effect=effect, ci=ci, p_value=p, n_cells=len(panel),
                           treated_cells=treated, exposure=exposure(panel, dims, change, grain, *window),
-                          adjusted_for=adjusted, refutations=refutations, notes=notes,
-                          twins=[o.id for o in others if indistinguishable(panel, dims, change, o, grain)])
+                          adjusted_for=adjusted, refutations=refutations, notes=notes, twins=twins)

@@ -25,8 +25,6 @@ class Lift(BaseModel):
 
     baseline: float
     observed: float
-    rows_baseline: float
-    rows_anomaly: float
     log_lift: float
     se: float
 
@@ -55,7 +53,7 @@ def rate_lift(frame: pd.DataFrame) -> Lift | None:
     (pb, nb), (pa, na) = out["baseline"], out["anomaly"]
     qb, qa = (pb * nb + 0.5) / (nb + 1.0), (pa * na + 0.5) / (na + 1.0)
     se = math.sqrt((1.0 - qa) / (qa * (na + 1.0)) + (1.0 - qb) / (qb * (nb + 1.0)))
-    return Lift(baseline=pb, observed=pa, rows_baseline=nb, rows_anomaly=na, log_lift=math.log(qa / qb), se=se)
+    return Lift(baseline=pb, observed=pa, log_lift=math.log(qa / qb), se=se)
 
 
 class Confinement(BaseModel):
