@@ -31,7 +31,15 @@ from agent.report import (
 )
 from tools.anomaly import GRAIN_DELTA, AnomalyWindow, find_anomaly, onset_on
 from tools.catalog import Catalog, MetricDef
-from tools.causal import ChangeCandidate, ChangeEstimate, Refutation, estimate_change, lead_in_minutes, lead_periods
+from tools.causal import (
+    ChangeCandidate,
+    ChangeEstimate,
+    Refutation,
+    comparison_panel,
+    estimate_change,
+    lead_in_minutes,
+    lead_periods,
+)
 from tools.confinement import confinement
 from tools.experiments import ArmStats, ExperimentEstimate, arm_query, estimate_experiment, started_query
 from tools.impact import impact_query
@@ -374,11 +382,12 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
     included = [c for _, c in changes]
 
     def panel_dims(change: ChangeCandidate) -> tuple[str, ...]:
-        """Every dimension any of the change's concurrent changes is scoped on, so all treatments are exact."""
-        dims: list[str] = []
+        """The filter's dimensions (the cells outside it are the comparison) and every dimension the change or
+        its concurrent changes are scoped on, so all treatments are exact."""
+        dims: list[str] = list(filters)
         for c in [change, *concurrent(change, included, step)]:
             for d, v in c.scope.items():
-                if v is not None and d in m.dimensions and d not in filters and d not in dims:
+                if v is not None and d in m.dimensions and d not in dims:
                     dims.append(d)
         return tuple(dims)
 
@@ -387,8 +396,9 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
             first = max(pd.Timestamp(anomaly.series["bucket"].iloc[0]).to_pydatetime(), onset - PANEL_SPAN)
             # Up to detection, not just the window's end: a change acts until it is rolled back, so an anomaly
             # that recovered before the alert was looked at (a blip) is not explained by a change still in place.
+            # Not narrowed to the filter: `comparison_panel` keeps what lies outside it only where untreated.
             q = metric_cells(m, dialect=ctx.dialect, grain=ctx.grain, group_by=list(dims), start=first,
-                             end=max(anomaly.end, ctx.incident.detected_at), filters=ctx.incident.filters)
+                             end=max(anomaly.end, ctx.incident.detected_at))
             p = ctx.sql(q, f"{m.name} panel by {', '.join(dims) or 'time'} x {ctx.grain}")
             p["value"] = pd.to_numeric(p["value"], errors="coerce")
             panels[dims] = p.dropna(subset=["value"])
@@ -396,9 +406,10 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
 
     def estimate(change: ChangeCandidate, refute: bool) -> ChangeEstimate:
         dims = panel_dims(change)
-        return estimate_change(panel=panel_for(dims), dims=list(dims), change=change,
-                               others=concurrent(change, included, step), grain=ctx.grain,
-                               window=levels.analysis_period, refute=refute, seed=_seed(change.id))
+        return estimate_change(panel=comparison_panel(panel_for(dims), list(dims), change, filters),
+                               dims=list(dims), change=change, others=concurrent(change, included, step),
+                               grain=ctx.grain, window=levels.analysis_period, refute=refute,
+                               seed=_seed(change.id), population=filters)
 
     for _name, change in changes:
         outside = [f"{d}={v}" for d, v in change.scope.items() if v is not None and d not in m.dimensions]

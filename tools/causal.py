@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -84,13 +85,16 @@ def treatment_column(panel: pd.DataFrame, dims: list[str], change: ChangeCandida
     when = at or change.at
     half = GRAIN_DELTA[grain] / 2
     after = (pd.to_datetime(panel["bucket"]) + half > pd.Timestamp(when)).to_numpy()
+    return (after & in_scope(panel, dims, change)).astype(float)
+
+
+def in_scope(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate) -> np.ndarray:
+    """Cells the change's scope reaches, whenever it landed (scope on dimensions outside `dims` reaches all)."""
     inside = np.ones(len(panel), dtype=bool)
     for d, v in change.scope.items():
-        if v is None:
-            continue
-        if d in dims:
+        if v is not None and d in dims:
             inside &= (panel[d].astype(str) == str(v)).to_numpy()
-    return (after & inside).astype(float)
+    return inside
 
 
 def _partial_out(frame: pd.DataFrame, cols: list[str], groups: list[np.ndarray], weights: np.ndarray,
@@ -446,11 +450,33 @@ def lead_in_minutes(cells: pd.DataFrame, effect: float) -> Refutation:
                              f"{LEAD_Z:g} and at least {LEAD_SHARE:.2g} of the hour after")
 
 
+def in_population(panel: pd.DataFrame, population: Mapping[str, str] | None) -> np.ndarray:
+    """Cells inside the population (dimension = value for each key); all cells when there is none."""
+    inside = np.ones(len(panel), dtype=bool)
+    for d, v in (population or {}).items():
+        inside &= (panel[d].astype(str) == str(v)).to_numpy()
+    return inside
+
+
+def comparison_panel(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate,
+                     population: Mapping[str, str] | None) -> pd.DataFrame:
+    """The population the responder filtered to, plus the cells outside it that the change never reached.
+
+    Those cells are an untreated comparison (difference-in-differences) for a change scoped to the population:
+    without them a change to LATAM, investigated with the filter region=LATAM, has only LATAM's own past to
+    compare with, and anything else that moved LATAM that day is read as its effect. Cells outside the
+    population that the change did reach are left out: the effect is estimated where the responder looks.
+    """
+    if not population:
+        return panel
+    return panel[in_population(panel, population) | ~in_scope(panel, dims, change)].reset_index(drop=True)
+
+
 def exposure(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, grain: str, start: datetime,
-             end: datetime) -> float:
-    """Share of the anomaly window's rows that the change reached."""
+             end: datetime, population: Mapping[str, str] | None = None) -> float:
+    """Share of the anomaly window's rows (in the population) that the change reached."""
     b = pd.to_datetime(panel["bucket"])
-    inw = ((b >= pd.Timestamp(start)) & (b < pd.Timestamp(end))).to_numpy()
+    inw = ((b >= pd.Timestamp(start)) & (b < pd.Timestamp(end))).to_numpy() & in_population(panel, population)
     if not inw.any():
         return 0.0
     t = treatment_column(panel, dims, change, grain)
@@ -461,8 +487,13 @@ def exposure(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, grai
 
 def estimate_change(*, panel: pd.DataFrame, dims: list[str], change: ChangeCandidate,
                     others: list[ChangeCandidate], grain: str, window: tuple[datetime, datetime],
-                    refute: bool = True, seed: int = 0, sims: int = 10) -> ChangeEstimate:
-    """DoWhy backdoor estimate of the change's effect on the metric in its scope, with refuters."""
+                    refute: bool = True, seed: int = 0, sims: int = 10,
+                    population: Mapping[str, str] | None = None) -> ChangeEstimate:
+    """DoWhy backdoor estimate of the change's effect on the metric in its scope, with refuters.
+
+    `population`: the responder's filter; the panel may also hold cells outside it (`comparison_panel`), and
+    the exposure is then the share of the population's rows the change reached.
+    """
     panel = panel[panel["n"] > 0].reset_index(drop=True)
     frame, design, adjusted, notes, absorbed, twins = prepare_with_df(panel, dims, change, others, grain)
     treated = int((treatment_column(panel, dims, change, grain) > 0).sum())
@@ -486,6 +517,10 @@ def estimate_change(*, panel: pd.DataFrame, dims: list[str], change: ChangeCandi
               "day-of-week and trend (interrupted time series: the change reached every segment)")
     if adjusted:
         method += f"; concurrent changes as common causes: {', '.join(adjusted)}"
+    if population and not in_population(panel, population).all():
+        method += ("; comparison includes the segments outside the incident's filter "
+                   f"({', '.join(f'{d}={v}' for d, v in sorted(population.items()))}) that the change did not reach")
+    share = exposure(panel, dims, change, grain, *window, population=population)
     return ChangeEstimate(design=design, method=method, effect=effect, ci=ci, p_value=p, n_cells=len(panel),
-                          treated_cells=treated, exposure=exposure(panel, dims, change, grain, *window),
+                          treated_cells=treated, exposure=share,
                           adjusted_for=adjusted, refutations=refutations, notes=notes, twins=twins)

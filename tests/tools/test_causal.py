@@ -11,7 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tools.causal import ChangeCandidate, ChangeEstimate, estimate_change, exposure, scope_onset, treatment_column
+from tools.causal import (
+    ChangeCandidate,
+    ChangeEstimate,
+    comparison_panel,
+    estimate_change,
+    exposure,
+    scope_onset,
+    treatment_column,
+)
 
 START = datetime(2026, 3, 1)
 H = timedelta(hours=1)
@@ -232,3 +240,31 @@ def test_the_minute_level_lead_catches_a_scope_moving_within_the_hour_before_its
     # count test (the window's share of all events, binomial) does not call that a surge
     assert lead_in_minutes(cells(before=0.02, after=0.3, n=40.0, last=0.2), effect=0.05).passed
     assert lead_in_minutes(cells(before=0.05, after=0.07).iloc[:3], effect=0.05).passed  # no hour-after reference
+
+
+def test_a_change_scoped_to_the_filtered_population_is_compared_with_the_cells_outside_it():
+    # The responder filtered to EU; something moved every region by +0.03 when the EU change landed. Inside the
+    # filter alone (a before/after series) the change takes the shared shift; with the regions it never reached
+    # as the comparison, it gets its own +0.05.
+    data = panel(3)
+    data["value"] += 0.03 * (pd.to_datetime(data["bucket"]) >= pd.Timestamp(AT))
+    eu = {"region": "EU"}
+    alone = estimate_change(panel=data[data["region"] == "EU"], dims=["region"], change=REAL, others=[],
+                            grain="hour", window=(AT, END), refute=False, population=eu)
+    assert alone.design == "its" and alone.effect == pytest.approx(EFFECT + 0.03, abs=0.01)
+    compared = comparison_panel(data, ["region"], REAL, eu)
+    assert len(compared) == len(data)                   # NA and APAC never got it: all of them is comparison
+    est = estimate_change(panel=compared, dims=["region"], change=REAL, others=[], grain="hour", window=(AT, END),
+                          refute=False, population=eu)
+    assert est.design == "did" and est.effect == pytest.approx(EFFECT, abs=0.01)
+    assert "outside the incident's filter (region=EU)" in est.method and "filter" not in alone.method
+    assert est.exposure == pytest.approx(1.0)           # every row of the population was treated, not a third
+
+
+def test_cells_outside_the_filter_that_the_change_reached_are_left_out():
+    data = panel(4)
+    everywhere = ChangeCandidate(source="deployments", id="d-all", at=AT, scope={"region": None})
+    assert set(comparison_panel(data, ["region"], everywhere, {"region": "EU"})["region"]) == {"EU"}
+    na = ChangeCandidate(source="deployments", id="d-na", at=AT, scope={"region": "NA"})
+    assert set(comparison_panel(data, ["region"], na, {"region": "EU"})["region"]) == {"EU", "APAC"}
+    assert comparison_panel(data, ["region"], na, {}) is data
