@@ -47,6 +47,7 @@ from tools.metric_sql import aliased_table, col, is_additive, metric_cells, ts_l
 from tools.ranking import CONFINED, PRE_TREND_TIMING, TWIN_RATIO, WITHIN_NOISE, Features, timing_fit
 from tools.segments import SegmentScore, dimension_sets, rank_segments, score_segments
 from tools.settings import Settings
+from tools.twins import twin_order, twin_periods
 from tools.workspace import Workspace
 
 Progress = Callable[[str], None]
@@ -548,16 +549,53 @@ def step_confinement(ctx: Context, levels: Levels, candidates: list[Candidate], 
                                 f"({found.detail}): it is the cause only if its effect stayed inside {where}")
 
 
-def share_twins(candidates: list[Candidate]) -> None:
+def step_twin_order(ctx: Context, candidates: list[Candidate], sign: float) -> set[str]:
+    """Changes the panel cannot tell apart: the rows between them say which one started the shift.
+
+    One guarded query per pair (the scope before the earlier change, between the two, after the later one);
+    each change carries P(it started the shift) as its *shared* factor. Returns the ids it settled.
+    """
+    by_id = {c.id: c for c in candidates if c.kind == "change" and c.at is not None and c.score > 0}
+    pairs = {tuple(sorted((c.id, t), key=lambda i: (by_id[i].at, i))) for c in by_id.values() for t in c.twins
+             if t in by_id and by_id[t].at != c.at}
+    settled: set[str] = set()
+    for a, b in sorted(pairs):
+        first, second = by_id[a], by_id[b]
+        scope = {**ctx.incident.filters, **(first.reach or {})}
+        cells = ctx.sql(metric_cells(ctx.metric, dialect=ctx.dialect, periods=twin_periods(first.at, second.at),
+                                     filters=scope),
+                        f"{ctx.metric.name} before {a}, between {a} and {b}, after {b}")
+        cells["value"] = pd.to_numeric(cells["value"], errors="coerce")
+        order = twin_order(cells, earlier=a, later=b, sign=sign)
+        if order is None:
+            continue
+        eid = ctx.evidence.add("twin_order", f"Which of {a} and {b} started the shift",
+                               method="binomial likelihood of the rows between the two changes at the rate "
+                                      "before the earlier one vs the rate after the later one",
+                               sql_evidence=cells.attrs["evidence"], **order.model_dump())
+        for c, p in ((first, order.p_earlier), (second, 1.0 - order.p_earlier)):
+            c.features.shared *= p
+            c.evidence.append(eid)
+            c.reasons.append(f"{'the rows between it and ' + b if c is first else 'the rows between ' + a + ' and it'}"
+                             f" say it started the shift with probability {p:.0%} ({order.detail})")
+            settled.add(c.id)
+    return settled
+
+
+def share_twins(candidates: list[Candidate], settled: set[str] = frozenset()) -> None:  # type: ignore[assignment]
     """Changes the panel cannot tell apart, scored within TWIN_RATIO of each other, split their evidence.
 
-    Both keep the joint effect (neither is adjusted for the other), so each score says "one of us"; which one
-    is about a coin flip, and each carries its share s / (s + s_twin). The ranking between them is unchanged.
+    Both keep the joint effect (neither is adjusted for the other), so each score says "one of us"; where the
+    rows between them could not say which (`step_twin_order` did not settle it), each carries its share
+    s / (s + s_twin). The ranking between them is unchanged.
     """
     scores = {c.id: c.score for c in candidates if c.kind == "change"}
     for c in candidates:
         s = scores.get(c.id, 0.0)
-        close = [t for t in c.twins if t in scores and s > 0 and min(s, scores[t]) / max(s, scores[t]) >= TWIN_RATIO]
+        if c.id in settled:
+            continue
+        close = [t for t in c.twins if t in scores and t not in settled and s > 0
+                 and min(s, scores[t]) / max(s, scores[t]) >= TWIN_RATIO]
         if not close:
             continue
         other = max(close, key=lambda t: scores[t])
@@ -1038,7 +1076,7 @@ def investigate(*, workspace: Workspace, incident: Incident, history: Path | Non
     changes = step_change_candidates(ctx, anomaly)
     candidates = step_change_estimates(ctx, anomaly, levels, changes, top_segment)
     step_confinement(ctx, levels, candidates, moving_population(ctx, top_segment), incident_sign(levels, anomaly))
-    share_twins(candidates)
+    share_twins(candidates, step_twin_order(ctx, candidates, incident_sign(levels, anomaly)))
     progress("experiments")
     candidates += step_experiments(ctx, anomaly, levels)
     progress("upstream metrics")

@@ -25,9 +25,10 @@
   while a cause whose own estimate is clear is right about 3 times in 4 there (suite and held-out seeds).
   Randomized evidence needs no anomaly in the diluted aggregate: for an experiment the factor rises from
   ``WITHIN_NOISE`` at z <= 2 of its own estimate to 1 at z >= 4 (``agent.investigate.anomaly_factor``).
-* shared: s / (s + s_twin) for a change the panel cannot tell from another (same scope, a bucket or two apart)
-  whose score is within ``TWIN_RATIO`` of its own: the two hold the same evidence, and which one it was is
-  about a coin flip (on the suites such top-1 twins at 0.35-0.6 were right 1 time in 5); 1.0 otherwise.
+* shared: for a change the panel cannot tell from another (same scope, a bucket or two apart), the probability
+  that it, not the other, started the shift, read from the rows between the two (``tools.twins``); where those
+  rows cannot say, s / (s + s_twin) when the twin's score is within ``TWIN_RATIO`` of its own (the two hold the
+  same evidence: such top-1 twins at 0.35-0.6 had been right 1 time in 5); 1.0 otherwise.
 * specificity: ``CONFINED`` (0.5) for a change whose scope reaches beyond the population that moved while
   the rest of its scope shows no lift (``tools.confinement``): it is the cause only if its effect stayed
   inside that population, which nothing in its scope says; 1.0 otherwise.

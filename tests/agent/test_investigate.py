@@ -565,3 +565,19 @@ def test_an_experiment_carrying_most_of_the_window_is_not_ruled_out_by_a_drift_o
     early = (0.1, "lands 29.0 h before the onset (an effect would have shown sooner)")          # a running one
     assert randomized_timing(*early, onset - timedelta(hours=29), onset, end, 0.9, 1e-20) == early
     assert randomized_timing(0.9, "lands at the onset", started, onset, end, 0.91, 1e-20) == (0.9, "lands at the onset")
+
+
+def test_the_rows_between_two_same_scope_changes_say_which_one_started_the_drop(tmp_path: Path):
+    """metric_drop puts a second change to the true scope a bucket or two after it: the panel cannot tell them
+    apart, the minutes between them can (the scope had already dropped before the second one landed)."""
+    scenario = generate("metric_drop", seed=400, size="small", out=tmp_path / "drop")
+    truth = json.loads((scenario / "truth.json").read_text())["root_cause"]["id"]
+    report = investigate_scenario(scenario, settings=_settings(tmp_path))
+    orders = [e for e in report.evidence if e.kind == "twin_order"]
+    assert len(orders) == 1 and orders[0].data["earlier"] == truth and orders[0].data["p_earlier"] > 0.95
+    assert any(x.id == orders[0].data["sql_evidence"] and x.kind == "sql" for x in report.evidence)
+    by_id = {c.id: c for c in report.root_causes}
+    first, second = by_id[truth], by_id[orders[0].data["later"]]
+    assert report.root_causes[0].id == truth and second.score < 0.05 * first.score
+    assert orders[0].id in first.evidence and orders[0].id in second.evidence
+    assert any("started the shift with probability" in r for r in second.reasons)
