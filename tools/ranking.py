@@ -21,10 +21,11 @@
 * design: 1.0 for randomized and difference-in-differences evidence, 0.75 for an interrupted time series
   (no untreated comparison), graph attributions and segments are scored by their own evidence.
 * anomaly: 1.0 when the detector found a real change, ``WITHIN_NOISE`` (0.6) when the "anomaly" is
-  indistinguishable from noise: a null incident must not look confident (its candidates stay under 0.5),
-  while a cause whose own estimate is clear is right about 3 times in 4 there (suite and held-out seeds).
-  Randomized evidence needs no anomaly in the diluted aggregate: for an experiment the factor rises from
-  ``WITHIN_NOISE`` at z <= 2 of its own estimate to 1 at z >= 4 (``agent.investigate.anomaly_factor``).
+  indistinguishable from noise: a null incident must not look confident (its candidates stay under 0.5).
+  A clear comparison of its own needs no anomaly in the diluted aggregate: for an experiment the factor rises
+  from ``WITHIN_NOISE`` at z <= 2 of its randomized estimate to 1 at z >= 4; for a change with a
+  difference-in-differences estimate (untreated segments, not randomized, one of many candidates) from z 3 to
+  z 5 (``agent.investigate.anomaly_factor``).
 * shared: for a change the panel cannot tell from another (same scope, a bucket or two apart), the probability
   that it, not the other, started the shift, read from the rows between the two (``tools.twins``); where those
   rows cannot say, s / (s + s_twin) when the twin's score is within ``TWIN_RATIO`` of its own (the two hold the

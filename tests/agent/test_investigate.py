@@ -329,7 +329,7 @@ def test_a_change_whose_scope_was_already_moving_cannot_have_started_the_shift(t
     assert (top.kind, top.id) == ("segment", "region=LATAM")
 
 
-def test_within_noise_only_clear_randomized_evidence_lifts_the_doubt():
+def test_within_noise_only_a_clear_comparison_of_its_own_lifts_the_doubt():
     from types import SimpleNamespace
 
     from agent.investigate import anomaly_factor
@@ -337,10 +337,15 @@ def test_within_noise_only_clear_randomized_evidence_lifts_the_doubt():
 
     quiet = SimpleNamespace(found=False)  # only the detector's verdict matters here
     assert anomaly_factor(SimpleNamespace(found=True)) == 1.0
-    assert anomaly_factor(quiet) == WITHIN_NOISE                         # a change's DiD does not lift it
+    assert anomaly_factor(quiet) == WITHIN_NOISE                         # no comparison of its own
     assert anomaly_factor(quiet, randomized_p=0.05) == WITHIN_NOISE      # z < 2: weak randomized evidence
     assert WITHIN_NOISE < anomaly_factor(quiet, randomized_p=1e-3) < 1.0  # z ~ 3.3: partly
     assert anomaly_factor(quiet, randomized_p=1e-5) == 1.0               # z >= 4: the arm clearly moved
+    # against untreated segments (not randomized, one of many candidates) the bar is a z higher
+    assert anomaly_factor(quiet, compared_p=1e-3) < anomaly_factor(quiet, randomized_p=1e-3)
+    assert anomaly_factor(quiet, compared_p=0.01) == WITHIN_NOISE        # z ~ 2.6
+    assert WITHIN_NOISE < anomaly_factor(quiet, compared_p=1e-4) < 1.0   # z ~ 3.9
+    assert anomaly_factor(quiet, compared_p=1e-7) == 1.0                 # z ~ 5.3
 
 
 def test_a_surge_in_the_responders_filtered_population_is_scored_against_everyone(tmp_path: Path):
