@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -578,16 +578,16 @@ def step_twin_order(ctx: Context, candidates: list[Candidate], sign: float) -> s
                                method="binomial likelihood of the rows between the two changes at the rate "
                                       "before the earlier one vs the rate after the later one",
                                sql_evidence=cells.attrs["evidence"], **order.model_dump())
-        for c, p in ((first, order.p_earlier), (second, 1.0 - order.p_earlier)):
+        for c, p, between in ((first, order.p_earlier, f"it and {b}"), (second, 1.0 - order.p_earlier, f"{a} and it")):
             c.features.shared *= p
             c.evidence.append(eid)
-            c.reasons.append(f"{'the rows between it and ' + b if c is first else 'the rows between ' + a + ' and it'}"
-                             f" say it started the shift with probability {p:.0%} ({order.detail})")
+            c.reasons.append(f"the rows between {between} say it started the shift with probability {p:.0%} "
+                             f"({order.detail})")
             settled.add(c.id)
     return settled
 
 
-def share_twins(candidates: list[Candidate], settled: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+def share_twins(candidates: list[Candidate], settled: Collection[str] = ()) -> None:
     """Changes the panel cannot tell apart, scored within TWIN_RATIO of each other, split their evidence.
 
     Both keep the joint effect (neither is adjusted for the other), so each score says "one of us"; where the
