@@ -22,15 +22,25 @@ def _cite(ids: list[str]) -> str:
     return "".join(f"[{i}]" for i in ids if i)
 
 
+def _moved(baseline: float | None, observed: float | None) -> str:
+    """The verb the levels support (a within-noise window can move against the direction searched)."""
+    if baseline is None or observed is None or observed == baseline:
+        return "stayed level"
+    return "went up" if observed > baseline else "went down"
+
+
 def render_narrative(report: Report, *, segments_evidence: str | None, similar_evidence: str | None) -> str:
     """Fill the template; sections with nothing to say say so plainly."""
     template = (PROMPTS / "offline_narrative.md").read_text()
     a = report.anomaly
     a_cite = _cite(a.evidence)
     source = "given by the responder" if a.window_source == "incident" else "detected"
-    anomaly = (f"`{report.metric}` went {a.direction} from {_fmt(a.baseline)} to {_fmt(a.observed)} {a_cite} "
-               f"in the window {a.start} .. {a.end} ({source}"
-               f"{f'; the change began at {a.onset}' if a.onset and a.onset != a.start else ''}) {a_cite}.")
+    found = next((e.data.get("found", True) for e in report.evidence if e.id in a.evidence), True)
+    anomaly = (f"`{report.metric}` {_moved(a.baseline, a.observed)} from {_fmt(a.baseline)} to {_fmt(a.observed)} "
+               f"{a_cite} in the window {a.start} .. {a.end} ({source}"
+               f"{f'; the change began at {a.onset}' if a.onset and a.onset != a.start else ''}) {a_cite}."
+               + ("" if found else f" That is within its normal noise: no {a.direction}ward move stands out in the "
+                                   f"series {a_cite}."))
     if report.segments:
         s = report.segments[0]
         key = ", ".join(f"{d}={v}" for d, v in sorted(s.dimensions.items()))
