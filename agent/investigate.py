@@ -44,7 +44,7 @@ from tools.confinement import confinement
 from tools.experiments import ArmStats, ExperimentEstimate, arm_query, estimate_experiment, started_query
 from tools.impact import impact_query
 from tools.metric_sql import aliased_table, col, is_additive, metric_cells, ts_literal
-from tools.ranking import CONFINED, PRE_TREND_TIMING, TWIN_RATIO, WITHIN_NOISE, Features, timing_fit
+from tools.ranking import CONFINED, PRE_TREND_TIMING, TWIN_RATIO, WITHIN_NOISE, Features, lead_fit, timing_fit
 from tools.segments import SegmentScore, dimension_sets, rank_segments, score_segments
 from tools.settings import Settings
 from tools.twins import twin_order, twin_periods
@@ -687,9 +687,14 @@ def _change_features(est: ChangeEstimate, levels: Levels, anomaly: AnomalyWindow
     """The change's ranking features and the sentence saying how its timing fits."""
     explained = explained_share(est.effect, est.exposure, est.p_value, levels, anomaly)
     tfit, ttext = timing_fit(change.at, onset, step, until=timing_until(anomaly))
-    if scope_moved_before({r.name: r.passed for r in est.refutations}) and tfit > PRE_TREND_TIMING:
-        tfit, ttext = PRE_TREND_TIMING, ("its scope was already moving before it landed (pre-trend test): it "
-                                         "cannot have started the shift")
+    failed = [r for r in est.refutations if r.name in LEAD_TESTS and not r.passed]
+    fit = min((lead_fit(r.p_value, r.threshold) for r in failed), default=1.0)
+    if fit < tfit:
+        lead = min(failed, key=lambda r: lead_fit(r.p_value, r.threshold))
+        tfit, ttext = fit, ("its scope was already moving before it landed (pre-trend test): it cannot have "
+                            "started the shift" if fit <= PRE_TREND_TIMING else
+                            f"its scope may have been moving before it landed (pre-trend test p={lead.p_value:.2g}, "
+                            f"just under its {lead.threshold:g} threshold): a weak sign it did not start the shift")
     return Features(explained=explained, p_value=est.p_value,
                     refutations_passed=sum(r.passed for r in est.refutations), refutations_run=len(est.refutations),
                     timing=tfit, design=1.0 if est.design == "did" else 0.75,

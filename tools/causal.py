@@ -53,6 +53,7 @@ class Refutation(BaseModel):
     passed: bool
     new_effect: float | None = None
     p_value: float | None = None
+    threshold: float | None = None   # the p at or below which the test fails, where it is a p-value test
     detail: str = ""
 
 
@@ -366,7 +367,7 @@ def pre_trend(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate, oth
     coef, p = float(fit.params["lead"]), float(fit.pvalues["lead"])
     moving = p <= alpha and np.sign(coef) == np.sign(effect) and abs(coef) >= 0.5 * abs(effect)
     where = f"; the scope's own change point is {onset:%Y-%m-%d %H:%M}" if onset is not None else ""
-    return Refutation(name="pre_trend", passed=not moving, new_effect=coef, p_value=p,
+    return Refutation(name="pre_trend", passed=not moving, new_effect=coef, p_value=p, threshold=alpha,
                       detail=f"scope vs rest in the {k} buckets before the change: {coef:.4g} (p={p:.2g}, "
                              f"fails at p <= {alpha:g}){where}")
 

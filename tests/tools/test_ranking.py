@@ -37,3 +37,14 @@ def test_score_multiplies_its_factors():
     assert f.score() == pytest.approx(0.8 * 0.99 * (5 / 6) * 0.5 * 0.75)
     assert Features(explained=-0.3, p_value=0.0).score() == 0.0
     assert Features(explained=1.0, p_value=1.0).score() == pytest.approx(0.02)
+
+
+def test_a_pre_trend_failure_near_its_threshold_costs_little_and_a_clear_one_all():
+    from tools.ranking import PRE_TREND_TIMING, lead_fit
+
+    assert lead_fit(1e-6, 0.05) == PRE_TREND_TIMING               # a clear lead: the change came too late
+    assert lead_fit(0.005, 0.05) == PRE_TREND_TIMING              # a tenth of the threshold
+    assert lead_fit(0.049, 0.05) > 0.95                           # one time in twenty for a true cause
+    assert PRE_TREND_TIMING < lead_fit(0.01, 0.05) < lead_fit(0.02, 0.05) < lead_fit(0.049, 0.05)
+    assert lead_fit(0.009, 0.01) > 0.9 > lead_fit(0.009, 0.05)    # the data-chosen lead's stricter threshold
+    assert lead_fit(None, None) == PRE_TREND_TIMING               # a test without a p-value (minute-level lead)
