@@ -687,10 +687,9 @@ def _change_features(est: ChangeEstimate, levels: Levels, anomaly: AnomalyWindow
     """The change's ranking features and the sentence saying how its timing fits."""
     explained = explained_share(est.effect, est.exposure, est.p_value, levels, anomaly)
     tfit, ttext = timing_fit(change.at, onset, step, until=timing_until(anomaly))
-    failed = [r for r in est.refutations if r.name in LEAD_TESTS and not r.passed]
-    fit = min((lead_fit(r.p_value, r.threshold) for r in failed), default=1.0)
-    if fit < tfit:
-        lead = min(failed, key=lambda r: lead_fit(r.p_value, r.threshold))
+    fits = [(lead_fit(r.p_value, r.threshold), r) for r in est.refutations if r.name in LEAD_TESTS and not r.passed]
+    fit, lead = min(fits, key=lambda x: x[0], default=(1.0, None))
+    if lead is not None and fit < tfit:
         tfit, ttext = fit, ("its scope was already moving before it landed (pre-trend test): it cannot have "
                             "started the shift" if fit <= PRE_TREND_TIMING else
                             f"its scope may have been moving before it landed (pre-trend test p={lead.p_value:.2g}, "

@@ -91,11 +91,7 @@ def treatment_column(panel: pd.DataFrame, dims: list[str], change: ChangeCandida
 
 def in_scope(panel: pd.DataFrame, dims: list[str], change: ChangeCandidate) -> np.ndarray:
     """Cells the change's scope reaches, whenever it landed (scope on dimensions outside `dims` reaches all)."""
-    inside = np.ones(len(panel), dtype=bool)
-    for d, v in change.scope.items():
-        if v is not None and d in dims:
-            inside &= (panel[d].astype(str) == str(v)).to_numpy()
-    return inside
+    return in_population(panel, {d: v for d, v in change.scope.items() if v is not None and d in dims})
 
 
 def _partial_out(frame: pd.DataFrame, cols: list[str], groups: list[np.ndarray], weights: np.ndarray,
