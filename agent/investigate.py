@@ -500,9 +500,8 @@ def _lead_in_minutes(ctx: Context, change: ChangeCandidate, effect: float,
 def moving_population(ctx: Context, top_segment: SegmentScore | None) -> dict[str, str] | None:
     """Where the movement is: the responder's filter when there is one, else the top segment if it moved beyond
     its share of the rows (the confinement test then asks whether that movement is clear)."""
-    filt = {d: str(v) for d, v in ctx.incident.filters.items() if d in ctx.metric.dimensions}
-    if filt:
-        return filt
+    if ctx.incident.filters:  # `check_filters` made them dimensions
+        return {d: str(v) for d, v in ctx.incident.filters.items()}
     if top_segment is not None and top_segment.excess > 0.2:
         return dict(top_segment.dimensions)
     return None
@@ -1090,8 +1089,9 @@ def investigate(*, workspace: Workspace, incident: Incident, history: Path | Non
     progress("candidate changes")
     changes = step_change_candidates(ctx, anomaly)
     candidates = step_change_estimates(ctx, anomaly, levels, changes, top_segment)
-    step_confinement(ctx, levels, candidates, moving_population(ctx, top_segment), incident_sign(levels, anomaly))
-    share_twins(candidates, step_twin_order(ctx, candidates, incident_sign(levels, anomaly)))
+    sign = incident_sign(levels, anomaly)
+    step_confinement(ctx, levels, candidates, moving_population(ctx, top_segment), sign)
+    share_twins(candidates, step_twin_order(ctx, candidates, sign))
     progress("experiments")
     candidates += step_experiments(ctx, anomaly, levels)
     progress("upstream metrics")

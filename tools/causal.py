@@ -391,6 +391,13 @@ def lead_periods(at: datetime) -> list[tuple[str, datetime, datetime]]:
     return out
 
 
+def period_rates(cells: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """Rate and rows per labelled period of a ``period, value, n`` frame (`metric_cells(periods=...)`), periods
+    with rows and a value only."""
+    return {str(r["period"]): (float(r["value"]), float(r["n"])) for _, r in cells.iterrows()
+            if r["n"] and pd.notna(r["value"])}
+
+
 def _pooled(by: dict[str, tuple[float, float]], names: list[str]) -> tuple[float, float]:
     """Rate and rows of several periods together."""
     n = sum(by[k][1] for k in names if k in by)
@@ -422,7 +429,7 @@ def lead_in_minutes(cells: pd.DataFrame, effect: float) -> Refutation:
     the last half hour); fails when one of them is off its reference (same clock window on earlier days) at
     z >= LEAD_Z in the effect's direction, by at least LEAD_SHARE of what the hour after is off.
     """
-    by = {str(r["period"]): (float(r["value"]), float(r["n"])) for _, r in cells.iterrows() if r["n"]}
+    by = period_rates(cells)
     if not {"after", "after_ref"} <= set(by):
         return Refutation(name="pre_trend_minutes", passed=True, detail="not run: a window without rows")
     sign = 1.0 if effect >= 0 else -1.0

@@ -16,6 +16,8 @@ import math
 import pandas as pd
 from pydantic import BaseModel
 
+from tools.causal import in_population
+
 CONFINED_Z = 3.0       # the moving part's lift must exceed the rest's by this many standard errors
 CONFINED_SHARE = 0.25  # and the rest must show at most this share of the moving part's (log) lift
 
@@ -75,9 +77,7 @@ def confinement(cells: pd.DataFrame, inside: dict[str, str], sign: float) -> Con
     """
     if cells.empty or any(d not in cells.columns for d in inside):
         return None
-    mask = pd.Series(True, index=cells.index)
-    for d, v in inside.items():
-        mask &= cells[d].astype(str) == str(v)
+    mask = in_population(cells, inside)
     a, b = rate_lift(cells[mask]), rate_lift(cells[~mask])
     if a is None or b is None:
         return None

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 import pandas as pd
 from pydantic import BaseModel
 
+from tools.causal import period_rates
+
 SPAN = timedelta(hours=2)   # the reference periods: this long before the earlier change and after the later one
 CAP = 20.0                  # log-likelihood ratio cap (|LR| beyond e^20 says nothing more)
 
@@ -48,8 +50,7 @@ def twin_order(cells: pd.DataFrame, *, earlier: str, later: str, sign: float) ->
     is the rate going up. None when there is nothing to read the order from: not a rate in [0, 1], a period
     without rows, or no shift in the incident's direction from before the pair to after it (a shift that is
     only noise leaves the two likelihoods close: about even odds)."""
-    by = {str(r["period"]): (float(r["value"]), float(r["n"])) for _, r in cells.iterrows()
-          if r["n"] and pd.notna(r["value"])}
+    by = period_rates(cells)
     if set(by) != {"before", "between", "after"} or not all(0.0 <= v <= 1.0 for v, _ in by.values()):
         return None
     (pb, _), (pm, nm), (pa, _) = by["before"], by["between"], by["after"]
