@@ -99,8 +99,9 @@ def metric_cells(metric: MetricDef, *, dialect: str, group_by: Sequence[str] = (
         # Group by the expressions themselves (not positions): every dialect and the guard's qualifier agree.
         exprs = [k.this.copy() for k in keys]
         select = select.group_by(*exprs)
-        if grain:
-            select = select.order_by(exp.column("bucket", quoted=True))
+        # Every key, not only the bucket: a parallel hash aggregate returns groups in any order, and the row
+        # order reaches the refuters' random subsets (the same seed then drew other cells run to run).
+        select = select.order_by(*[exp.column(k.alias, quoted=True) for k in keys])
     return select
 
 
