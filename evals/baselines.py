@@ -187,17 +187,22 @@ class ScenarioData:
     def metric_value(self, metric: str, start: datetime, end: datetime,
                      where: Mapping[str, str | None]) -> float | None:
         """The metric over [start, end) restricted to ``where`` (column = value; None = any)."""
+        return self.metric_rate(metric, start, end, where)[0]
+
+    def metric_rate(self, metric: str, start: datetime, end: datetime,
+                    where: Mapping[str, str | None]) -> tuple[float | None, float]:
+        """The metric and its row count over [start, end) restricted to ``where`` (for count tests on rates)."""
         table, ts, value, cols = self.metric_sql(metric)
         conds, params = [f"{_quote(ts)} >= ?", f"{_quote(ts)} < ?"], [start, end]
         for col, val in where.items():
             if val is not None and col.lower() in cols:
                 conds.append(f"CAST({_quote(col)} AS VARCHAR) = ?")
                 params.append(val)
-        row = self.con.execute(f"SELECT {value} FROM {_quote(table)} WHERE {' AND '.join(conds)}",
+        row = self.con.execute(f"SELECT {value}, count(*) FROM {_quote(table)} WHERE {' AND '.join(conds)}",
                                params).fetchone()
-        if row is None or row[0] is None:
-            return None
-        return float(row[0])
+        if row is None:
+            return None, 0.0
+        return (None if row[0] is None else float(row[0])), float(row[1] or 0)
 
     def series(self, metric: str) -> pd.Series:
         """The metric per grain bucket over all its data (incident filters applied where they are columns)."""

@@ -98,6 +98,9 @@ def render_markdown(scores: Sequence[ScenarioScore], meta: RunMeta, *, title: st
     engine_scores = [s for s in scores if s.system == ENGINE]
     if engine_scores:
         out += ["", "## Calibration (engine)", "", calibration_markdown(calibration_of(engine_scores))]
+    oracle = [s for s in engine_scores if s.separable is not None]
+    if oracle:
+        out += ["", "## Separability (oracle)", "", separability_markdown(oracle)]
     failures = [s for s in scores if s.error]
     if failures:
         out += ["", "## Failures", "", "| system | scenario | error |", "|---|---|---|"]
@@ -105,6 +108,27 @@ def render_markdown(scores: Sequence[ScenarioScore], meta: RunMeta, *, title: st
             err = (s.error or "").replace("|", "\\|").replace("\n", " ")[:200]
             out.append(f"| {s.system} | {s.scenario} | {err} |")
     return "\n".join(out) + "\n"
+
+
+def separability_markdown(scores: Sequence[ScenarioScore]) -> str:
+    """Scenarios whose truth is a segment with a change to exactly that segment after the onset, split by whether
+    the segment's rows before that change show the shift to an oracle that knows the onset (evals.separability)."""
+    lines = ["A segment is the truth and a change to exactly that segment lands after the onset: only the rows "
+             "between the two can tell them apart. Separable: an oracle that knows the onset sees the shift in "
+             "those rows (exact count test against the same clock window on the 3 days before, p < 0.05).", "",
+             "| | n | AC@1 | AC@3 | mean top-1 score |", "|---|---|---|---|---|"]
+    for label, flag in (("separable", True), ("not separable", False)):
+        group = [s for s in scores if s.separable is flag]
+        if group:
+            mean = sum(s.top1_score or 0.0 for s in group) / len(group)
+            lines.append(f"| {label} | {len(group)} | {_pct(sum(s.ac1 for s in group) / len(group))} | "
+                         f"{_pct(sum(s.ac3 for s in group) / len(group))} | {mean:.2f} |")
+    lines += ["", "| scenario | separable | top-1 right | top-1 score | oracle |", "|---|---|---|---|---|"]
+    for s in sorted(scores, key=lambda x: x.scenario):
+        score = "n/a" if s.top1_score is None else f"{s.top1_score:.2f}"
+        lines.append(f"| {s.scenario} | {'yes' if s.separable else 'no'} | {'yes' if s.ac1 else 'no'} | {score} | "
+                     f"{s.separability or ''} |")
+    return "\n".join(lines)
 
 
 def write_chart(scores: Sequence[ScenarioScore], path: Path, *, title: str = "AC@1 per family") -> Path:

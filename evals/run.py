@@ -30,6 +30,7 @@ from pydantic import BaseModel
 
 from evals.report import ENGINE, RunMeta, render_markdown, system_order, write_chart
 from evals.scorer import KeyFn, ScenarioScore, aggregate_by_family, default_key, score_scenario
+from evals.separability import separability
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "evals" / "scenarios"
@@ -265,10 +266,13 @@ def run_all(scenarios: Sequence[Scenario], *, systems: Sequence[str], engine_mod
     for sc in scenarios:
         truth = json.loads((sc.path / "truth.json").read_text())
         key = key_for(sc) if key_for else default_key
+        oracle = separability(sc.path, truth)
         for system in systems:
             report, secs, err, skipped = results[(str(sc.path), system)]
             score = score_scenario(truth, report, scenario=sc.name, family=sc.family, system=system,
                                    latency_s=secs, error=err, skipped=skipped, key=key)
+            if oracle is not None:
+                score.separable, score.separability = oracle.separable, oracle.detail()
             records.append(RunRecord(scenario=sc.name, family=sc.family, system=system, report=report,
                                      error=err, latency_s=secs, skipped=skipped, score=score))
     return records

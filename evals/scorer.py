@@ -125,6 +125,8 @@ class ScenarioScore(BaseModel):
     latency_s: float | None = None
     error: str | None = None
     skipped: bool = False
+    separable: bool | None = None      # could the data tell the truth from a change? (evals.separability)
+    separability: str | None = None    # the oracle's reading, for the report
 
     @property
     def ac1(self) -> bool:
