@@ -34,11 +34,13 @@ from tools.catalog import Catalog, MetricDef
 from tools.causal import (
     ChangeCandidate,
     ChangeEstimate,
+    LeadSupport,
     Refutation,
     comparison_panel,
     estimate_change,
     lead_in_minutes,
     lead_periods,
+    lead_support,
 )
 from tools.confinement import confinement
 from tools.experiments import ArmStats, ExperimentEstimate, arm_query, estimate_experiment, started_query
@@ -81,6 +83,7 @@ class Candidate:
     fixed_score: float | None = None
     at: datetime | None = None  # when a change landed
     twins: list[str] = field(default_factory=list)  # changes its estimate cannot tell it from
+    lead_support: LeadSupport | None = None  # could the hour before a change have shown an earlier start?
 
     @property
     def score(self) -> float:
@@ -437,7 +440,8 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
         change = next(c for c in included if c.id == cid)
         est = estimates[cid] = estimate(change, refute=True)
         if ctx.grain == "hour" and not levels.additive:
-            est.refutations.append(_lead_in_minutes(ctx, change, est.effect, moving))
+            lead, est.lead_support = _lead_in_minutes(ctx, change, est.effect, moving)
+            est.refutations.append(lead)
     out: list[Candidate] = [
         Candidate(kind="change", id=c.id, title=c.description or c.id, features=Features(explained=0.0),
                   reasons=[f"its scope ({c.scope_text()}) lies outside the incident's population "
@@ -467,18 +471,20 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
             change=change.model_dump(mode="json"), effect=est.effect, ci=list(est.ci), p_value=est.p_value,
             design=est.design, cells=est.n_cells, treated_cells=est.treated_cells, exposure=est.exposure,
             adjusted_for=est.adjusted_for, refutations=[r.model_dump() for r in est.refutations],
-            explained_share=f.explained, timing_fit=f.timing, panel_sql=panel_eid)
+            explained_share=f.explained, timing_fit=f.timing, panel_sql=panel_eid,
+            lead_support=est.lead_support.model_dump() if est.lead_support is not None else None)
         out.append(Candidate(kind="change", id=change.id, title=title, features=f, effect=est.effect, ci=est.ci,
                              p_value=est.p_value, refutations={r.name: r.passed for r in est.refutations},
                              timing=ttext, reasons=reasons, evidence=[eid] + ([panel_eid] if panel_eid else []),
                              reach={d: v for d, v in change.scope.items() if v is not None and d in m.dimensions},
-                             at=change.at, twins=list(est.twins)))
+                             at=change.at, twins=list(est.twins), lead_support=est.lead_support))
     return out
 
 
 def _lead_in_minutes(ctx: Context, change: ChangeCandidate, effect: float,
-                     moving: SegmentScore | None = None) -> Refutation:
-    """The change's scope right before and after it (`lead_periods`), against the same clock windows on earlier days.
+                     moving: SegmentScore | None = None) -> tuple[Refutation, LeadSupport | None]:
+    """The change's scope right before and after it (`lead_periods`), against the same clock windows on earlier days:
+    was it already moving (the test), and could its rows have shown that (the support, reported with the top cause)?
 
     `moving`: the segment that carries the movement. Where the change reaches it, the test looks there: a
     global deploy credited with a regional surge must not find that region already moving before it landed,
@@ -494,7 +500,8 @@ def _lead_in_minutes(ctx: Context, change: ChangeCandidate, effect: float,
                                  filters={**ctx.incident.filters, **scope}),
                     f"{m.name} in {where}, the hour around it (in parts) vs the same clock windows before")
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
-    return lead_in_minutes(frame.dropna(subset=["value"]), effect)
+    frame = frame.dropna(subset=["value"])
+    return lead_in_minutes(frame, effect), lead_support(frame, effect)
 
 
 def moving_population(ctx: Context, top_segment: SegmentScore | None) -> dict[str, str] | None:
@@ -673,6 +680,7 @@ def _seed(text: str) -> int:
     return sum((i + 1) * ord(ch) for i, ch in enumerate(text)) % (2**31)
 
 
+SURE_LEAD = 0.95  # below this, the hour before the top change could not tell when the shift began
 LEAD_TESTS = ("pre_trend", "pre_trend_minutes")  # was the change's scope already moving before it landed?
 
 
@@ -1109,6 +1117,10 @@ def investigate(*, workspace: Workspace, incident: Incident, history: Path | Non
                                 scores={f"{c.kind}:{c.id}": round(c.score, 4) for c in candidates})
     progress("impact")
     top = candidates[0] if candidates and candidates[0].score >= 0.05 else None
+    if top is not None and top.lead_support is not None and top.lead_support.support < SURE_LEAD:
+        ctx.limitations.append(f"the timing of {top.id} is weak evidence: {top.lead_support.sentence()} "
+                               f"{''.join(f'[{e}]' for e in top.evidence[:1])}; an outside event in its scope that "
+                               "began shortly before it would look the same")
     if reanchor(ctx, anomaly, top):
         levels = step_levels(ctx, anomaly)
         segments, seg_eid = step_segments(ctx, levels)   # reported on the window the cause could have touched

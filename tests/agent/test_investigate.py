@@ -547,8 +547,9 @@ def test_a_global_change_is_lead_tested_inside_the_segment_that_moved(tmp_path: 
     for scope in ({"platform": None, "region": None}, {"platform": None, "region": "NA"}):
         change = ChangeCandidate(source="config", id="cfg-x", at=at, description="x", scope=scope)
         before = len(ctx.evidence.items)
-        result = _lead_in_minutes(ctx, change, 0.1, eu)
+        result, support = _lead_in_minutes(ctx, change, 0.1, eu)
         assert result.name == "pre_trend_minutes"
+        assert support is not None and 0.0 <= support.support <= 1.0
         ran.append(ctx.evidence.items[before])
     global_q, na_q = ran
     assert "region=EU, where cfg-x's effect would be" in global_q.title and "'EU'" in global_q.sql
@@ -586,3 +587,27 @@ def test_the_rows_between_two_same_scope_changes_say_which_one_started_the_drop(
     assert report.root_causes[0].id == truth and second.score < 0.05 * first.score
     assert orders[0].id in first.evidence and orders[0].id in second.evidence
     assert any("started the shift with probability" in r for r in second.reasons)
+
+
+def test_the_report_says_when_the_hour_before_the_top_change_could_not_place_the_shift(tmp_path: Path):
+    """At 15-25 rows per region-hour a regional deploy landing hours into a regional surge looks like its cause
+    (external_surge-03 scores it 1.0): the limitation says the hour before it cannot tell, citing the estimate.
+    With a leak of 7% where 0.4% is usual, the 79 rows of the hour before a true deploy can (no such sentence)."""
+    from agent.investigate import investigate_scenario
+    from evals.suite import suite_specs
+
+    specs = {s.name: s for s in suite_specs("small")}
+    reports = {}
+    for name in ("external_surge-03", "pii_leak_deploy-01"):
+        spec = specs[name]
+        folder = generate(spec.family, seed=spec.seed, size="small", out=tmp_path / name, **spec.params)
+        reports[name] = investigate_scenario(folder, settings=_settings(tmp_path / f"s-{name}"))
+    surge, leak = reports["external_surge-03"], reports["pii_leak_deploy-01"]
+    top = surge.root_causes[0]
+    weak = [x for x in surge.limitations if x.startswith(f"the timing of {top.id} is weak evidence")]
+    assert top.kind == "change" and len(weak) == 1 and f"[{top.evidence[0]}]" in weak[0]
+    est = next(e for e in surge.evidence if e.id == top.evidence[0])
+    assert est.data["lead_support"]["support"] < 0.95 and weak[0] in surge.narrative
+    assert not any("is weak evidence" in x for x in leak.limitations)
+    leak_est = next(e for e in leak.evidence if e.id == leak.root_causes[0].evidence[0])
+    assert leak_est.data["lead_support"]["support"] >= 0.95

@@ -242,6 +242,28 @@ def test_the_minute_level_lead_catches_a_scope_moving_within_the_hour_before_its
     assert lead_in_minutes(cells(before=0.05, after=0.07).iloc[:3], effect=0.05).passed  # no hour-after reference
 
 
+def test_lead_support_says_whether_the_hour_before_a_change_could_have_shown_an_earlier_start():
+    """A clean hour before a change is evidence that the shift began with it only when its rows could have
+    shown an earlier start: 23 rows at a 2% rate cannot tell an hour already at 7% (external_surge-07's LATAM
+    hour had 0 events); 1,500 rows can."""
+    from tools.causal import lead_support
+
+    def cells(rate: float, n: float) -> pd.DataFrame:
+        rows = [(f"before_{m}", rate, n / 3) for m in (60, 30, 15)] + [("after", 0.07, n)]
+        rows += [(f"before_{m}_ref", 0.02, 3 * max(n, 30.0)) for m in (60, 30, 15)] + [("after_ref", 0.02, 90.0)]
+        return pd.DataFrame(rows, columns=["period", "value", "n"])
+
+    sparse = lead_support(cells(0.0, 23.0), effect=0.05)
+    assert sparse is not None and sparse.rows == 23 and sparse.events == 0
+    assert 0.7 < sparse.support < 0.85                  # P(0 | 23, 2%) = 0.63 vs P(0 | 23, 7%) = 0.19
+    assert lead_support(cells(0.02, 1500.0), effect=0.05).support > 0.999
+    assert lead_support(cells(0.07, 1500.0), effect=0.05).support < 1e-6       # already at the shifted level
+    assert lead_support(cells(0.07, 1500.0), effect=-0.05).support > 0.999     # a drop: 7% is not "shifted down"
+    assert lead_support(cells(0.0, 0.0), effect=0.05).support == 0.5           # no rows: the hour cannot say
+    assert lead_support(cells(0.02, 30.0).iloc[:4], effect=0.05) is None       # no reference hours
+    assert "0 events in 23 rows" in sparse.sentence() and "P=0.77" in sparse.sentence()
+
+
 def test_a_change_scoped_to_the_filtered_population_is_compared_with_the_cells_outside_it():
     # The responder filtered to EU; something moved every region by +0.03 when the EU change landed. Inside the
     # filter alone (a before/after series) the change takes the shared shift; with the regions it never reached
