@@ -9,10 +9,10 @@ rows it did not reach that did; only a change to exactly the segment leaves timi
 
 This oracle knows what the engine never sees (the truth's onset and segment) and asks the easiest form of the
 question: is the segment's rate over ``[onset, change)`` off the same clock window on the three days before, by
-an exact test on event counts (given the total, the window's share of the events is binomial under equal
-rates)? ``separable`` is ``p < ALPHA``. Scores are reported for separable and inseparable scenarios apart
-(``evals/report.py``); the engine and the generator are untouched. Applies only where the truth is a segment
-and a change to exactly that segment lands after the onset and before detection; elsewhere ``None``.
+the exact count test the engine's lead test uses (``tools.causal.rate_shift_p``)? ``separable`` is
+``p < ALPHA``. Scores are reported for separable and inseparable scenarios apart (``evals/report.py``); the
+engine and the generator are untouched. Applies only where the truth is a segment and a change to exactly that
+segment lands after the onset and before detection; elsewhere ``None``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from evals.baselines import ScenarioData, parse_time
+from tools.causal import rate_shift_p
 
 ALPHA = 0.05     # an oracle that knows the onset and tests once: the least any engine would need
 REF_DAYS = 3     # earlier days giving the same clock window as reference (as the engine's lead test)
@@ -55,17 +56,6 @@ def _exactly(scope: Mapping[str, str | None], segment: Mapping[str, str]) -> boo
     return {d: str(v) for d, v in scope.items() if v is not None} == {d: str(v) for d, v in segment.items()}
 
 
-def _count_test(events: float, rows: float, ref_events: float, ref_rows: float, sign: float) -> float:
-    """One-sided exact p that the window's rate exceeds (sign > 0) or falls below its reference."""
-    from scipy.stats import binom
-
-    x, y = round(events), round(ref_events)
-    if x + y == 0 or rows <= 0 or ref_rows <= 0:
-        return 1.0
-    share = rows / (rows + ref_rows)
-    return float(binom.sf(x - 1, x + y, share) if sign > 0 else binom.cdf(x, x + y, share))
-
-
 def separability(path: Path, truth: Mapping[str, Any] | None = None) -> Separability | None:
     """The oracle's reading for the scenario folder at `path` (``None`` where it does not apply)."""
     path = Path(path)
@@ -92,7 +82,7 @@ def separability(path: Path, truth: Mapping[str, Any] | None = None) -> Separabi
         ref_rows = sum(n for _, n in ref)
         ref_events = sum((r or 0.0) * n for r, n in ref)
         events = (rate or 0.0) * rows
-        p = _count_test(events, rows, ref_events, ref_rows, sign)
+        p = rate_shift_p(events, rows, ref_events, ref_rows, sign)
         return Separability(change=first["id"], hours=(first["time"] - onset).total_seconds() / 3600, rows=rows,
                             events=round(events), expected=ref_events / ref_rows * rows if ref_rows else 0.0,
                             p_value=p, separable=p < ALPHA)

@@ -68,9 +68,9 @@ class LeadSupport(BaseModel):
     support: float        # P(not yet shifted | the hour's events), equal prior odds
 
     def sentence(self) -> str:
-        return (f"{self.events:.0f} events in {self.rows:.0f} rows in the hour before it are about as likely at the "
-                f"usual rate {self.usual:.3g} as at the shifted {self.shifted:.3g} (P={self.support:.2f} that the "
-                f"shift had not begun)")
+        return (f"{self.events:.0f} events in {self.rows:.0f} rows in the hour before it give P={self.support:.2f} "
+                f"that the rate was still the usual {self.usual:.3g} rather than already the shifted "
+                f"{self.shifted:.3g}")
 
 
 class ChangeEstimate(BaseModel):
@@ -421,19 +421,29 @@ def _pooled(by: dict[str, tuple[float, float]], names: list[str]) -> tuple[float
     return (sum(by[k][0] * by[k][1] for k in names if k in by) / n if n else float("nan")), n
 
 
-def _rate_shift_z(events: float, rows: float, ref_events: float, ref_rows: float, sign: float) -> float:
-    """How clearly a window's rate is off its reference in direction `sign`, as a one-sided z.
+def rate_shift_p(events: float, rows: float, ref_events: float, ref_rows: float, sign: float) -> float:
+    """One-sided p that a window's rate is off its reference in direction `sign` (up when > 0).
 
     Exact for event counts (given the total, the window's share of the events is binomial under equal rates),
     so a quarter hour with 2 events where 0.2 were expected is not read as z 4 the way a normal test reads it.
+    1.0 when there is no event or no row to compare.
     """
-    from scipy.stats import binom, norm
+    from scipy.stats import binom
 
     x, y = round(events), round(ref_events)
-    if x + y == 0:
-        return 0.0
+    if x + y == 0 or rows <= 0 or ref_rows <= 0:
+        return 1.0
     share = rows / (rows + ref_rows)
-    p = binom.sf(x - 1, x + y, share) if sign > 0 else binom.cdf(x, x + y, share)
+    return float(binom.sf(x - 1, x + y, share) if sign > 0 else binom.cdf(x, x + y, share))
+
+
+def _rate_shift_z(events: float, rows: float, ref_events: float, ref_rows: float, sign: float) -> float:
+    """`rate_shift_p` as a one-sided z (0 when there is nothing to compare)."""
+    from scipy.stats import norm
+
+    if round(events) + round(ref_events) == 0:
+        return 0.0
+    p = rate_shift_p(events, rows, ref_events, ref_rows, sign)
     return float(norm.isf(min(max(p, 1e-300), 1.0 - 1e-12)))
 
 
