@@ -47,7 +47,7 @@ from tools.experiments import ArmStats, ExperimentEstimate, arm_query, estimate_
 from tools.impact import impact_query
 from tools.metric_sql import aliased_table, col, is_additive, metric_cells, ts_literal
 from tools.ranking import CONFINED, PRE_TREND_TIMING, TWIN_RATIO, WITHIN_NOISE, Features, lead_fit, timing_fit
-from tools.segments import SegmentScore, dimension_sets, rank_segments, score_segments
+from tools.segments import SegmentScore, dimension_sets, rank_segments, score_segments, share_phrase
 from tools.settings import Settings
 from tools.twins import twin_order, twin_periods
 from tools.workspace import Workspace
@@ -953,8 +953,8 @@ def segment_candidates(ctx: Context, segments: list[SegmentScore], seg_eid: str 
         pool.append((whole, [_rescaled(x, whole) for x in inside]))
     for s, parts in pool:
         strength = min(max(s.share_of_change, 0.0), 1.0) * min(max(s.excess, 0.0) / 0.4, 1.0)
-        reasons = [f"{s.key} explains {s.share_of_change:.0%} of the change with {s.population_share:.0%} of "
-                   f"the rows" + (" (against everyone, not only the incident's filter)" if s is whole else "")]
+        reasons = [f"{s.key} {share_phrase(s.share_of_change, s.population_share)}"
+                   + (" (against everyone, not only the incident's filter)" if s is whole else "")]
         part = _moving_part(s, parts)
         if part is not None:
             strength *= EXPLAINED_SEGMENT

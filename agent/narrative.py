@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.report import Report
+from tools.segments import share_phrase
 
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 
@@ -44,8 +45,8 @@ def render_narrative(report: Report, *, segments_evidence: str | None, similar_e
     if report.segments:
         s = report.segments[0]
         key = ", ".join(f"{d}={v}" for d, v in sorted(s.dimensions.items()))
-        segments = (f"The movement concentrates in {key}: it explains {s.share_of_change:.0%} of the change with "
-                    f"{(s.population_share or 0):.0%} of the rows, moving from {_fmt(s.baseline)} to "
+        share = share_phrase(s.share_of_change, s.population_share or 0)
+        segments = (f"The movement concentrates in {key}: it {share}, moving from {_fmt(s.baseline)} to "
                     f"{_fmt(s.observed)} {_cite([segments_evidence or ''])}.")
     else:
         segments = "No dimension breakdown is available for this metric."

@@ -34,6 +34,20 @@ class SegmentScore(BaseModel):
         return ",".join(f"{d}={v}" for d, v in sorted(self.dimensions.items()))
 
 
+BEYOND_WHOLE = 1.2  # a share of the change past this is not "most of it": the rest moved the other way
+
+
+def share_phrase(share_of_change: float, population_share: float) -> str:
+    """How a segment's share of the change reads: "explains 80% of the change with 10% of the rows". A share far
+    beyond 100% (the whole barely moved while the segment did: 6055% in a quiet series) says the rest of the
+    population moved the other way, and the sentence says so instead of leaving a bare 6055%."""
+    rows = f"with {population_share:.0%} of the rows"
+    if share_of_change > BEYOND_WHOLE:
+        return (f"moved more than the whole population did ({share_of_change:.0%} of its change: the rest moved the "
+                f"other way), {rows}")
+    return f"explains {share_of_change:.0%} of the change {rows}"
+
+
 def _js(p: float, q: float) -> float:
     """Adtributor's per-element Jensen-Shannon surprise."""
     m = (p + q) / 2

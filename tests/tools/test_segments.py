@@ -117,3 +117,15 @@ def test_empty_cells_score_nothing():
 def test_dimension_sets():
     assert dimension_sets(["a", "b", "c"]) == [("a",), ("b",), ("c",), ("a", "b"), ("a", "c"), ("b", "c")]
     assert dimension_sets(["a", "b"], pairs=False) == [("a",), ("b",)]
+
+
+def test_a_share_far_beyond_the_whole_change_says_the_rest_moved_the_other_way():
+    """In a quiet series the whole barely moves while one region does: '6055% of the change' means the rest
+    moved the other way, and the phrase says so; an ordinary share reads as a share."""
+    from tools.segments import share_phrase
+
+    assert share_phrase(0.8, 0.1) == "explains 80% of the change with 10% of the rows"
+    assert share_phrase(1.05, 0.49) == "explains 105% of the change with 49% of the rows"   # within noise of all
+    quiet = share_phrase(60.55, 0.2)
+    assert quiet.startswith("moved more than the whole population did (6055% of its change")
+    assert "the rest moved the other way" in quiet and quiet.endswith("with 20% of the rows")
