@@ -33,7 +33,7 @@ REF_DAYS = 3     # earlier days giving the same clock window as reference (as th
 
 
 class Separability(BaseModel):
-    """The oracle's reading of one scenario: the first change reaching the truth's segment after its onset,
+    """The oracle's reading of one scenario: the first change to exactly the truth's segment after its onset,
     and how clearly the segment's rows before that change already show the shift."""
 
     change: str
