@@ -1119,8 +1119,8 @@ def investigate(*, workspace: Workspace, incident: Incident, history: Path | Non
     top = candidates[0] if candidates and candidates[0].score >= 0.05 else None
     if top is not None and top.lead_support is not None and top.lead_support.support < SURE_LEAD:
         ctx.limitations.append(f"the timing of {top.id} is weak evidence: {top.lead_support.sentence()} "
-                               f"{''.join(f'[{e}]' for e in top.evidence[:1])}; an outside event in its scope that "
-                               "began shortly before it would look the same")
+                               f"[{top.evidence[0]}]; an outside event in its scope that began shortly before it "
+                               "would look the same")
     if reanchor(ctx, anomaly, top):
         levels = step_levels(ctx, anomaly)
         segments, seg_eid = step_segments(ctx, levels)   # reported on the window the cause could have touched

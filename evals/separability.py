@@ -26,10 +26,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from evals.baselines import ScenarioData, parse_time
-from tools.causal import rate_shift_p
+from tools.causal import LEAD_DAYS, rate_shift_p
 
 ALPHA = 0.05     # an oracle that knows the onset and tests once: the least any engine would need
-REF_DAYS = 3     # earlier days giving the same clock window as reference (as the engine's lead test)
 
 
 class Separability(BaseModel):
@@ -78,7 +77,7 @@ def separability(path: Path, truth: Mapping[str, Any] | None = None) -> Separabi
         sign = -1.0 if float(truth.get("effect") or 0.0) < 0 else 1.0
         rate, rows = data.metric_rate(metric, onset, first["time"], segment)
         ref = [data.metric_rate(metric, onset - timedelta(days=d), first["time"] - timedelta(days=d), segment)
-               for d in range(1, REF_DAYS + 1)]
+               for d in range(1, LEAD_DAYS + 1)]
         ref_rows = sum(n for _, n in ref)
         ref_events = sum((r or 0.0) * n for r, n in ref)
         events = (rate or 0.0) * rows
