@@ -120,16 +120,31 @@ class Context:
     def dialect(self) -> str:
         return self.ws.catalog.dialect
 
-    def sql(self, query, title: str, *, max_rows: int = 200_000) -> pd.DataFrame:  # noqa: ANN001
-        """Guard + run + record as evidence; returns the cells as a frame."""
-        result = self.ws.query(query, max_rows=max_rows)
+    def sql(self, query: exp.Expression, title: str) -> pd.DataFrame:
+        """Guard + run under the engine's own row cap + record as evidence; returns the cells as a frame."""
+        result = self.ws.cells(query)
         eid = self.evidence.add("sql", title, sql=result.sql, rows=len(result.rows),
                                 elapsed_ms=round(result.elapsed_ms, 1), truncated=result.truncated)
         frame = result.to_frame()
         frame.attrs["evidence"] = eid
         if result.truncated:
-            self.limitations.append(f"{title}: result truncated at {max_rows} rows")
+            self.limitations.append(f"{title}: result truncated at {len(result.rows)} rows (RCA_ENGINE_MAX_ROWS); "
+                                    "the figures built on it miss the rest")
         return frame
+
+
+def failed_candidate(ctx: Context, *, step: str, kind: str, id: str, title: str, err: Exception) -> Candidate:
+    """A candidate whose analysis raised: recorded (evidence kind ``error``, a limitation), ranked last.
+
+    One candidate's failure must not kill the investigation: the others are still ranked.
+    """
+    message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    eid = ctx.evidence.add("error", f"{step} failed for {kind} {id}", step=step, candidate=f"{kind}:{id}",
+                           error=type(err).__name__, message=message)
+    ctx.limitations.append(f"the analysis of {kind} {id} failed in step {step} ({message}) [{eid}]; it is ranked "
+                           "with score 0 and the other candidates are ranked without it")
+    return Candidate(kind=kind, id=id, title=title, features=Features(), fixed_score=0.0,
+                     reasons=[f"its analysis failed in step {step}: {message}"], evidence=[eid])
 
 
 # --------------------------------------------------------------------------------------------- steps
@@ -421,27 +436,37 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
         notes = [f"scope on {', '.join(outside)} is not a dimension of {m.name}: treated as all"] if outside else []
         results.append((change, panel_for(panel_dims(change)).attrs.get("evidence"), notes))
     # First pass: screening effects without refuters; second pass: DoWhy + refuters on the strongest.
-    estimates: dict[str, ChangeEstimate | str] = {}
+    estimates: dict[str, ChangeEstimate | str | Exception] = {}
     for change, _, _ in results:
         try:
             estimates[change.id] = estimate(change, refute=False)
         except ValueError as err:
             estimates[change.id] = str(err)
+        except Exception as err:  # one candidate's failure is recorded, not fatal
+            estimates[change.id] = err
     prelim = []
     for change, _, _ in results:
         est = estimates[change.id]
         if isinstance(est, ChangeEstimate):
-            f, _ = _change_features(est, levels, anomaly, change, onset, step)
+            try:
+                f, _ = _change_features(est, levels, anomaly, change, onset, step)
+            except Exception as err:  # one candidate's failure is recorded, not fatal
+                estimates[change.id] = err
+                continue
             prelim.append((f.score(), change.id))
     prelim.sort(reverse=True)
     moving = top_segment if top_segment is not None and carries_movement(top_segment) else None
     for _, cid in prelim[:REFUTE_TOP]:
         ctx.progress(f"refuting {cid}")
         change = next(c for c in included if c.id == cid)
-        est = estimates[cid] = estimate(change, refute=True)
-        if ctx.grain == "hour" and not levels.additive:
-            lead, est.lead_support = _lead_in_minutes(ctx, change, est.effect, moving)
-            est.refutations.append(lead)
+        try:
+            est = estimate(change, refute=True)
+            if ctx.grain == "hour" and not levels.additive:
+                lead, est.lead_support = _lead_in_minutes(ctx, change, est.effect, moving)
+                est.refutations.append(lead)
+            estimates[cid] = est
+        except Exception as err:  # one candidate's failure is recorded, not fatal
+            estimates[cid] = err
     out: list[Candidate] = [
         Candidate(kind="change", id=c.id, title=c.description or c.id, features=Features(explained=0.0),
                   reasons=[f"its scope ({c.scope_text()}) lies outside the incident's population "
@@ -454,7 +479,16 @@ def step_change_estimates(ctx: Context, anomaly: AnomalyWindow, levels: Levels,
                              reasons=[f"not estimable: {est}"] + notes)
             out.append(cand)
             continue
-        f, ttext = _change_features(est, levels, anomaly, change, onset, step)
+        if isinstance(est, Exception):
+            out.append(failed_candidate(ctx, step="change_estimates", kind="change", id=change.id, title=title,
+                                        err=est))
+            continue
+        try:
+            f, ttext = _change_features(est, levels, anomaly, change, onset, step)
+        except Exception as err:  # one candidate's failure is recorded, not fatal
+            out.append(failed_candidate(ctx, step="change_estimates", kind="change", id=change.id, title=title,
+                                        err=err))
+            continue
         reasons = [f"{ttext} ({change.at.isoformat()} vs onset {onset.isoformat()})"]
         reasons.append(f"explains {f.explained:.0%} of the observed change (effect {est.effect:.4g} in scope x "
                        f"{est.exposure:.0%} of the window's rows)")

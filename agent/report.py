@@ -7,7 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 EvidenceKind = Literal["sql", "anomaly", "segments", "causal_estimate", "experiment_estimate",
-                       "upstream_attribution", "confinement", "twin_order", "impact", "retrieval", "ranking", "note"]
+                       "upstream_attribution", "confinement", "twin_order", "impact", "retrieval", "ranking", "note",
+                       "error"]
 
 
 class Evidence(BaseModel):

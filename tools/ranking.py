@@ -50,6 +50,17 @@ WITHIN_NOISE = 0.6      # the anomaly factor when the series shows no clear anom
 PRE_TREND_TIMING = 0.1  # the timing fit of a change whose scope moved before it
 CONFINED = 0.5          # the specificity of a change whose effect would have to stay inside part of its scope
 TWIN_RATIO = 0.8        # indistinguishable changes scored this close share their evidence
+LATE_FITS = (0.7, 0.5)  # a cause one / two buckets after the detected onset (onsets are uncertain by that much)
+TOO_LATE = 0.05         # a cause more than three buckets after the onset cannot have started the anomaly
+LATE_TOLERANCE = 3.0    # buckets after the onset beyond which a cause is too late
+
+
+def late_fit(buckets_after: float) -> float:
+    """Timing fit of a cause landing ``buckets_after`` (>= 1) buckets after the detected onset; defined for every
+    lag: 0.7 in the second bucket, 0.5 up to the third inclusive, ``TOO_LATE`` beyond (a step, not a cliff at 3)."""
+    if buckets_after > LATE_TOLERANCE:
+        return TOO_LATE
+    return LATE_FITS[min(int(buckets_after), len(LATE_FITS)) - 1]
 
 
 class Features(BaseModel):
@@ -96,15 +107,15 @@ def timing_fit(cause_at: datetime, onset: datetime, step: timedelta, *, max_lag_
     unit = max(step, timedelta(minutes=10))
     lag = (onset - cause_at) / unit      # > 0: cause before the onset, in tolerance units
     lag_text = _human(onset - cause_at)
-    if lag < -3.0:
-        return 0.05, f"lands {_human(cause_at - onset)} after the onset: it cannot have started the anomaly"
+    if lag < -LATE_TOLERANCE:
+        return TOO_LATE, f"lands {_human(cause_at - onset)} after the onset: it cannot have started the anomaly"
     if -1.0 < lag < 0:
         # The onset is the start of its bucket: a cause inside that bucket is at the onset as far as the series
         # can tell (the minute-level lead test checks whether the scope was already moving before it).
         return 1.0, f"lands in the onset's bucket, {_human(cause_at - onset)} after its start"
     if lag < 0:
         # The detected onset is uncertain by a bucket or two: lose credit gradually, not at once.
-        fit = {1: 0.7, 2: 0.5}[int(abs(lag))]
+        fit = late_fit(-lag)
         return fit, f"lands {_human(cause_at - onset)} after the detected onset (onsets are uncertain)"
     if lag <= max_lag_buckets:
         return 1.0, "lands at the onset" if lag < 1 else f"lands {lag_text} before the onset"

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = Field(None, description="No key = the deterministic offline analyst.")
     query_timeout_s: float = Field(30.0, gt=0, description="Wall-clock cap on one warehouse query.")
     max_rows: int = Field(10_000, gt=0, description="Row cap forced on every guarded query.")
+    engine_max_rows: int = Field(200_000, gt=0, description="Row cap on the engine's own aggregate queries "
+                                 "(cells, not events); a cut result is reported, never silent.")
     max_agent_steps: int = Field(12, gt=0, description="Tool-call cap before the agent must answer.")
     lookback_hours: int = Field(72, gt=0, description="How far before the anomaly to look for candidate changes.")
     host: str = "127.0.0.1"

@@ -55,9 +55,9 @@ class Workspace:
         check_against_schema(catalog, warehouse.schema(), source=root / "catalog.yaml")
         return cls(root=root, catalog=catalog, warehouse=warehouse, settings=settings)
 
-    def guard(self, query: str | exp.Expression) -> str:
+    def guard(self, query: str | exp.Expression, *, policy: GuardPolicy | None = None) -> str:
         """Validate a query and return it transpiled to the warehouse dialect, or raise GuardRejected."""
-        result = guard_sql(query, policy=self.policy)
+        result = guard_sql(query, policy=policy or self.policy)
         if not result.ok or result.sql is None:
             text = query if isinstance(query, str) else query.sql(dialect=self.catalog.dialect)
             raise GuardRejected(result.rule or "rejected", result.message or "rejected", sql=text)
@@ -68,6 +68,16 @@ class Workspace:
         sql = self.guard(query)
         return self.warehouse.run(sql, timeout_s=self.settings.query_timeout_s,
                                   max_rows=max_rows or self.settings.max_rows)
+
+    def cells(self, query: str | exp.Expression, *, max_rows: int | None = None) -> QueryResult:
+        """An engine-internal aggregate query under its own row cap (``engine_max_rows``), not the guard's.
+
+        The guard forces ``LIMIT cap + 1`` so that a result cut at the cap is known: ``truncated`` is then true.
+        Every other rule of the guard applies as for any query.
+        """
+        cap = max_rows or self.settings.engine_max_rows
+        sql = self.guard(query, policy=self.policy.model_copy(update={"max_rows": cap + 1}))
+        return self.warehouse.run(sql, timeout_s=self.settings.query_timeout_s, max_rows=cap)
 
 
 __all__ = ["GuardRejected", "Workspace", "WarehouseError"]

@@ -17,6 +17,19 @@ def test_timing_fit_around_the_onset(lag: float, fit: float):
     assert timing_fit(ONSET - lag * H, ONSET, H)[0] == pytest.approx(fit)
 
 
+@pytest.mark.parametrize("minutes", range(-48 * 60, 48 * 60 + 1, 15))
+def test_timing_fit_is_defined_for_every_lag(minutes: int):
+    """A cause exactly three buckets after the onset raised KeyError and killed the whole investigation."""
+    for step in (timedelta(minutes=1), H, timedelta(days=1)):
+        fit, text = timing_fit(ONSET + timedelta(minutes=minutes), ONSET, step)
+        assert 0.0 < fit <= 1.0 and text
+
+
+def test_three_buckets_after_the_onset_is_the_last_tolerated_lag():
+    assert timing_fit(ONSET + 3 * H, ONSET, H)[0] == pytest.approx(0.5)
+    assert timing_fit(ONSET + 3 * H + timedelta(minutes=1), ONSET, H)[0] == pytest.approx(0.05)
+
+
 def test_a_cause_long_before_the_onset_decays_but_keeps_a_floor():
     near, _ = timing_fit(ONSET - 5 * H, ONSET, H)
     far, text = timing_fit(ONSET - 100 * H, ONSET, H)

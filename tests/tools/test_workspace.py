@@ -43,6 +43,17 @@ def test_query_row_cap(ws: Workspace):
     assert len(capped.rows) == 5
 
 
+def test_engine_cells_have_their_own_cap_and_say_when_cut(ws: Workspace):
+    """The guard's cap (50 here) is for the responder's SQL; the engine's aggregates get theirs, and a cut is known."""
+    q = "select signup_time, count(*) as n from signups group by signup_time order by signup_time"
+    whole = ws.cells(q)
+    assert len(whole.rows) > 50 and not whole.truncated
+    cut = ws.cells(q, max_rows=60)
+    assert len(cut.rows) == 60 and cut.truncated and "LIMIT 61" in cut.sql
+    exact = ws.cells(q, max_rows=len(whole.rows))
+    assert not exact.truncated and len(exact.rows) == len(whole.rows)
+
+
 def test_pii_column_select_is_rejected_before_running(ws: Workspace):
     with pytest.raises(GuardRejected) as info:
         ws.query("select user_id, region from signups")
