@@ -106,7 +106,7 @@ def test_only_words_agreeing_with_the_worsening_direction_confirm_it():
     from types import SimpleNamespace
 
     from agent.incident import Incident
-    from agent.investigate import confirmed_direction
+    from agent.steps.window import confirmed_direction
 
     def ctx(title: str, description: str, higher_is_worse: bool) -> SimpleNamespace:
         inc = Incident(id="I", title=title, description=description, detected_at=datetime(2026, 4, 9))
@@ -332,8 +332,7 @@ def test_a_change_whose_scope_was_already_moving_cannot_have_started_the_shift(t
 def test_within_noise_only_a_clear_comparison_of_its_own_lifts_the_doubt():
     from types import SimpleNamespace
 
-    from agent.investigate import anomaly_factor
-    from tools.ranking import WITHIN_NOISE
+    from tools.ranking import WITHIN_NOISE, anomaly_factor
 
     quiet = SimpleNamespace(found=False)  # only the detector's verdict matters here
     assert anomaly_factor(SimpleNamespace(found=True)) == 1.0
@@ -385,7 +384,7 @@ def test_a_global_change_credited_with_a_surge_confined_to_the_filtered_region_l
 
 
 def test_a_segment_whose_movement_sits_in_one_of_its_parts_is_the_less_specific_answer():
-    from agent.investigate import _moving_part
+    from agent.steps.segments import moving_part
     from tools.segments import SegmentScore
 
     def seg(dims: dict[str, str], share: float, pop: float) -> SegmentScore:
@@ -395,17 +394,17 @@ def test_a_segment_whose_movement_sits_in_one_of_its_parts_is_the_less_specific_
     android = seg({"platform": "android"}, 0.95, 0.46)
     pair = seg({"platform": "android", "region": "LATAM"}, 0.87, 0.07)
     latam = seg({"region": "LATAM"}, 0.81, 0.16)
-    assert _moving_part(android, [pair, android, latam]) == pair     # android outside LATAM: 8% with 39%
-    assert _moving_part(pair, [pair, android, latam]) is None         # nothing more specific listed
+    assert moving_part(android, [pair, android, latam]) == pair     # android outside LATAM: 8% with 39%
+    assert moving_part(pair, [pair, android, latam]) is None         # nothing more specific listed
     spread = seg({"platform": "android", "region": "EU"}, 0.40, 0.10)
-    assert _moving_part(android, [spread, android]) is None           # the rest (55% with 36%) moved too
+    assert moving_part(android, [spread, android]) is None           # the rest (55% with 36%) moved too
 
 
 def test_the_filtered_population_leads_the_segments_when_nothing_inside_it_carries_its_movement():
     """Filtered to LATAM, which explains 78% of everyone's change with 16% of the rows: a version inside it
     that is a third of LATAM's rows and 43% of its change is noise, not the answer; android carrying 90% of
     LATAM's change with 45% of its rows (the rest of LATAM flat) is the more specific one."""
-    from agent.investigate import _population_leads
+    from agent.steps.segments import population_leads
     from tools.segments import SegmentScore
 
     def seg(dims: dict[str, str], share: float, pop: float) -> SegmentScore:
@@ -415,16 +414,16 @@ def test_the_filtered_population_leads_the_segments_when_nothing_inside_it_carri
     latam = seg({"region": "LATAM"}, 0.78, 0.16)
     version = seg({"app_version": "31.2.0"}, 0.43, 0.32)
     android = seg({"platform": "android"}, 0.98, 0.45)
-    assert _population_leads(latam, [version])
-    assert not _population_leads(latam, [android, version])
-    assert not _population_leads(seg({"region": "LATAM"}, 0.30, 0.16), [version])   # not specific to LATAM
-    assert not _population_leads(None, [version])
+    assert population_leads(latam, [version])
+    assert not population_leads(latam, [android, version])
+    assert not population_leads(seg({"region": "LATAM"}, 0.30, 0.16), [version])   # not specific to LATAM
+    assert not population_leads(None, [version])
 
 
 def test_the_population_a_wider_change_is_checked_against_is_the_filter_else_a_segment_that_moved():
     from types import SimpleNamespace
 
-    from agent.investigate import moving_population
+    from agent.steps.confinement import moving_population
     from tools.segments import SegmentScore
 
     def ctx(filters: dict[str, str]) -> SimpleNamespace:
@@ -445,7 +444,8 @@ def test_the_population_a_wider_change_is_checked_against_is_the_filter_else_a_s
 def test_changes_the_panel_cannot_tell_apart_share_their_evidence_when_scored_alike():
     """Two web changes 88 minutes apart both keep the joint effect (0.54 and 0.53): each is "one of the two",
     so each gets its share; a twin that timing already ruled out (0.07) leaves the other's score alone."""
-    from agent.investigate import Candidate, share_twins
+    from agent.state import Candidate
+    from agent.steps.twin_order import share_twins
     from tools.ranking import Features
 
     def change(cid: str, explained: float, timing: float, twins: list[str]) -> Candidate:
@@ -455,7 +455,10 @@ def test_changes_the_panel_cannot_tell_apart_share_their_evidence_when_scored_al
     a, b = change("cfg-1", 0.30, 1.0, ["deploy-2"]), change("deploy-2", 0.29, 1.0, ["cfg-1"])
     late, kept = change("flip-3", 0.30, 0.12, ["flip-4"]), change("flip-4", 0.30, 1.0, ["flip-3"])
     before = {c.id: c.score for c in (a, b, late, kept)}
-    share_twins([a, b, late, kept])
+    given = [a, b, late, kept]
+    shared = share_twins(given)
+    assert [c.score for c in given] == list(before.values())          # the inputs are not changed in place
+    a, b, late, kept = shared
     assert a.score == pytest.approx(before["cfg-1"] ** 2 / (before["cfg-1"] + before["deploy-2"]))
     assert b.score < a.score < before["cfg-1"] and a.score + b.score == pytest.approx(
         (before["cfg-1"] ** 2 + before["deploy-2"] ** 2) / (before["cfg-1"] + before["deploy-2"]))
@@ -466,7 +469,8 @@ def test_changes_the_panel_cannot_tell_apart_share_their_evidence_when_scored_al
 def test_a_segment_is_not_a_cause_of_its_own_when_a_change_that_fits_reaches_it():
     """A web-only deploy with a clear effect and a clean pre-trend, landing before the (late) detected onset,
     explains the web segment; one that failed its pre-trend, or landed after the onset, does not."""
-    from agent.investigate import Candidate, _change_that_fits
+    from agent.state import Candidate
+    from agent.steps.segment_causes import change_that_fits
     from tools.ranking import Features
     from tools.segments import SegmentScore
 
@@ -480,19 +484,19 @@ def test_a_segment_is_not_a_cause_of_its_own_when_a_change_that_fits_reaches_it(
                          p_value=p, refutations={"pre_trend": pre_trend, "pre_trend_minutes": minutes},
                          reach=reach, at=at)
 
-    assert _change_that_fits(web, [deploy({"platform": "web"}, onset - timedelta(hours=5), True)], onset)
-    assert _change_that_fits(web, [deploy({}, onset - timedelta(hours=1), True)], onset)          # global
-    assert not _change_that_fits(web, [deploy({"platform": "ios"}, onset - timedelta(hours=1), True)], onset)
-    assert not _change_that_fits(web, [deploy({"platform": "web"}, onset - timedelta(hours=1), False)], onset)
-    assert not _change_that_fits(web, [deploy({"platform": "web"}, onset + timedelta(hours=1), True)], onset)
-    assert not _change_that_fits(web, [deploy({"platform": "web"}, onset - timedelta(hours=1), True, 0.2)], onset)
+    assert change_that_fits(web, [deploy({"platform": "web"}, onset - timedelta(hours=5), True)], onset)
+    assert change_that_fits(web, [deploy({}, onset - timedelta(hours=1), True)], onset)          # global
+    assert not change_that_fits(web, [deploy({"platform": "ios"}, onset - timedelta(hours=1), True)], onset)
+    assert not change_that_fits(web, [deploy({"platform": "web"}, onset - timedelta(hours=1), False)], onset)
+    assert not change_that_fits(web, [deploy({"platform": "web"}, onset + timedelta(hours=1), True)], onset)
+    assert not change_that_fits(web, [deploy({"platform": "web"}, onset - timedelta(hours=1), True, 0.2)], onset)
     # the scope was already off in the hour before the deploy (minute-level lead test): it did not start it
-    assert not _change_that_fits(web, [deploy({"platform": "web"}, onset - timedelta(hours=1), True,
+    assert not change_that_fits(web, [deploy({"platform": "web"}, onset - timedelta(hours=1), True,
                                               minutes=False)], onset)
 
 
 def test_equal_scores_go_to_the_stronger_evidence_not_the_alphabet():
-    from agent.investigate import Candidate, rank_candidates
+    from agent.state import Candidate, rank_candidates
     from tools.ranking import Features
 
     def change(cid: str, p: float) -> Candidate:
@@ -530,7 +534,10 @@ def test_a_global_change_is_lead_tested_inside_the_segment_that_moved(tmp_path: 
     across everyone the region's first half hour is diluted. The lead query filters on the moving segment when
     the change reaches it and the segment is narrower than its scope, on the change's scope otherwise."""
     from agent.incident import load_incident
-    from agent.investigate import Context, EvidenceLog, _lead_in_minutes, resolve_metric
+    from agent.report import EvidenceLog
+    from agent.state import Investigation
+    from agent.steps.change_estimates import lead_test
+    from agent.steps.window import resolve_metric
     from tools.causal import ChangeCandidate
     from tools.segments import SegmentScore
     from tools.workspace import Workspace
@@ -538,7 +545,7 @@ def test_a_global_change_is_lead_tested_inside_the_segment_that_moved(tmp_path: 
     scenario = copy_scenario(EXAMPLE, tmp_path / "example")
     ws = Workspace.open(scenario, settings=_settings(tmp_path))
     incident = load_incident(scenario / "incident.json")
-    ctx = Context(ws=ws, incident=incident, metric=resolve_metric(ws.catalog, incident), evidence=EvidenceLog(),
+    ctx = Investigation(ws=ws, incident=incident, metric=resolve_metric(ws.catalog, incident), evidence=EvidenceLog(),
                   progress=lambda _msg: None)
     eu = SegmentScore(dimensions={"region": "EU"}, share_of_change=0.9, population_share=0.3, excess=0.6,
                       surprise=0.0, baseline=0.05, observed=0.2, rows_baseline=2000, rows_anomaly=300)
@@ -547,7 +554,7 @@ def test_a_global_change_is_lead_tested_inside_the_segment_that_moved(tmp_path: 
     for scope in ({"platform": None, "region": None}, {"platform": None, "region": "NA"}):
         change = ChangeCandidate(source="config", id="cfg-x", at=at, description="x", scope=scope)
         before = len(ctx.evidence.items)
-        result, support = _lead_in_minutes(ctx, change, 0.1, eu)
+        result, support = lead_test(ctx, change, 0.1, eu)
         assert result.name == "pre_trend_minutes"
         assert support is not None and 0.0 <= support.support <= 1.0
         ran.append(ctx.evidence.items[before])
@@ -559,7 +566,7 @@ def test_a_global_change_is_lead_tested_inside_the_segment_that_moved(tmp_path: 
 def test_an_experiment_carrying_most_of_the_window_is_not_ruled_out_by_a_drift_opened_onset():
     """Drift can open the aggregate's run hours before an experiment starts; its arms cannot drift. A clear
     randomized effect carrying most of the window keeps a timing of 0.7 instead of 'cannot have started it'."""
-    from agent.investigate import RANDOMIZED_TIMING, randomized_timing
+    from tools.ranking import RANDOMIZED_TIMING, randomized_timing
 
     onset, started, end = datetime(2026, 2, 13, 10), datetime(2026, 2, 13, 16), datetime(2026, 2, 14, 8)
     late = (0.05, "lands 6.0 h after the onset: it cannot have started the anomaly")

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import agent.investigate as investigate_module
+import agent.steps.change_estimates as estimates_module
 from agent.incident import InputError
 from agent.investigate import investigate_scenario
 from tests.conftest import EXAMPLE, copy_scenario
@@ -22,14 +22,14 @@ def _settings(tmp: Path, **kw: object) -> Settings:
 
 
 def test_a_failing_candidate_is_recorded_and_the_others_are_ranked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    real = investigate_module.estimate_change
+    real = estimates_module.estimate_change
 
     def flaky(**kw: Any) -> Any:
         if kw["change"].id == "cfg-18":
             raise RuntimeError("simulated failure\nsecond line")
         return real(**kw)
 
-    monkeypatch.setattr(investigate_module, "estimate_change", flaky)
+    monkeypatch.setattr(estimates_module, "estimate_change", flaky)
     report = investigate_scenario(copy_scenario(EXAMPLE, tmp_path / "s"), settings=_settings(tmp_path))
     assert report.root_causes[0].id == "cfg-17" and report.root_causes[0].score >= 0.5
     failed = next(c for c in report.root_causes if c.id == "cfg-18")
