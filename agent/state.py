@@ -72,9 +72,13 @@ class Candidate:
 
 
 def rank_candidates(candidates: list[Candidate]) -> list[Candidate]:
-    """Best first; equal scores (two causes at the within-noise cap) go to the stronger own evidence (lower p)."""
+    """Best first; equal scores (two causes at the within-noise cap) go to the stronger own evidence (lower p).
+
+    p is compared to 12 decimals: twins with the same estimate differ in the 17th digit by the order the
+    warehouse summed their cells in, and that must not decide their order (kind and id then do).
+    """
     return sorted(candidates, key=lambda c: (-round(c.score, 4), 1.0 if c.features.p_value is None
-                                             else c.features.p_value, c.kind, c.id))
+                                             else round(c.features.p_value, 12), c.kind, c.id))
 
 
 @dataclass
