@@ -27,6 +27,7 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/mypy agent tools api
 
 bench: setup
 	$(BIN)/python -m bench

@@ -14,7 +14,7 @@ REPORTED_SEGMENTS = 5
 
 def root_cause_rows(candidates: list[Candidate], rank_evidence: str) -> list[RootCauseOut]:
     """Every candidate considered, best first, each citing its own evidence and the ranking."""
-    return [RootCauseOut(rank=i + 1, kind=c.kind, id=c.id, title=c.title, effect=c.effect,  # type: ignore[arg-type]
+    return [RootCauseOut(rank=i + 1, kind=c.kind, id=c.id, title=c.title, effect=c.effect,
                          ci=list(c.ci) if c.ci else None, p_value=c.p_value, refutations=c.refutations,
                          score=round(c.score, 4),
                          explained_share=round(c.features.explained, 4) if c.fixed_score is None else None,
@@ -31,7 +31,7 @@ def assemble_report(*, incident_id: str, metric: str, anomaly: AnomalyWindow, le
         incident_id=incident_id, metric=metric,
         anomaly=AnomalyOut(start=anomaly.start.isoformat(), end=anomaly.end.isoformat(),
                            onset=levels.onset.isoformat(), baseline=levels.baseline, observed=levels.observed,
-                           direction=anomaly.direction, window_source=anomaly.source,  # type: ignore[arg-type]
+                           direction=anomaly.direction, window_source=anomaly.source,
                            evidence=[anomaly_evidence]),
         root_causes=root_cause_rows(candidates, rank_evidence),
         segments=[SegmentOut(dimensions=s.dimensions, share_of_change=round(s.share_of_change, 4),

@@ -69,8 +69,8 @@ def catalog_check(scenario: Annotated[Path, typer.Argument(help="Scenario or wor
         ws = Workspace.open(scenario)
     except USER_ERRORS as err:
         if hasattr(err, "errors"):
-            for line in err.errors:  # type: ignore[attr-defined]
-                err_console.print(f"error: {err.path}: {line}", markup=False, highlight=False)  # type: ignore
+            for line in err.errors:
+                err_console.print(f"error: {getattr(err, 'path', '')}: {line}", markup=False, highlight=False)
             raise typer.Exit(2) from None
         raise fail(one_line(err)) from None
     c = ws.catalog

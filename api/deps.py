@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -29,7 +30,7 @@ StoreDep = Annotated[Store, Depends(store_dep)]
 
 @lru_cache(maxsize=4)
 def _open_workspace(root: str, settings_json: str) -> Workspace:
-    return Workspace.open(root, settings=Settings.model_validate_json(settings_json))
+    return Workspace.open(Path(root), settings=Settings.model_validate_json(settings_json))
 
 
 def workspace_dep(settings: SettingsDep) -> Workspace:

@@ -174,6 +174,7 @@ def _suggest(name: str, options: list[str]) -> str:
 
 def _sql_columns(sql: str, dialect: str) -> set[str] | str:
     """Column names an SQL expression reads, or an error message when it does not parse."""
+    tree: exp.Expr
     try:
         tree = sqlglot.parse_one(sql, read=dialect, into=exp.Condition)
     except Exception:

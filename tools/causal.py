@@ -16,6 +16,7 @@ import logging
 import warnings
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -269,9 +270,10 @@ def _dowhy(frame: pd.DataFrame, *, refute: bool, seed: int, sims: int) -> tuple[
         p = float(np.asarray(est.test_stat_significance()["p_value"]).ravel()[0])
         refutations: list[Refutation] = []
         if refute:
-            specs = [("placebo_treatment", "placebo_treatment_refuter", {"placebo_type": "permute"}),
-                     ("random_common_cause", "random_common_cause", {}),
-                     ("data_subset", "data_subset_refuter", {"subset_fraction": 0.8})]
+            specs: list[tuple[str, str, dict[str, Any]]] = [
+                ("placebo_treatment", "placebo_treatment_refuter", {"placebo_type": "permute"}),
+                ("random_common_cause", "random_common_cause", {}),
+                ("data_subset", "data_subset_refuter", {"subset_fraction": 0.8})]
             for name, method, kw in specs:
                 r = model.refute_estimate(estimand, est, method_name=method, num_simulations=sims,
                                           random_state=seed, **kw)  # dowhy's refuters read random_state

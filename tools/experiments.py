@@ -7,6 +7,7 @@ and a Welch t-test gives the p-value and confidence interval.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 import numpy as np
@@ -38,7 +39,7 @@ class ExperimentEstimate(BaseModel):
                    "assigned units after their assignment (Welch t-test)")
 
 
-def _qualify(expr: exp.Expression, alias: str) -> exp.Expression:
+def _qualify(expr: exp.Expr, alias: str) -> exp.Expr:
     """Point the catalog's bare column names at the metric table's alias (the join adds a second table)."""
     expr = expr.copy()
     for c in expr.find_all(exp.Column):
@@ -48,7 +49,7 @@ def _qualify(expr: exp.Expression, alias: str) -> exp.Expression:
 
 
 def arm_query(*, metric: MetricDef, source: ExperimentSource, experiment_id: str, dialect: str,
-              end: datetime, filters: dict[str, object] | None = None) -> exp.Select:
+              end: datetime, filters: Mapping[str, object] | None = None) -> exp.Select:
     """Per-arm unit counts, means and variances of the per-unit metric value after assignment."""
     m, e = "m", "e"
     value = _qualify(parse_sql_expr(metric.value, dialect), m)

@@ -24,7 +24,8 @@ def impact_query(*, metric: MetricDef, dialect: str, start: datetime, end: datet
     """
     if not metric.unit:
         raise ValueError(f"metric {metric.name} has no unit: no impact sizing")
-    conds = time_between(metric, start, end) + equals_filters(reach or {}) + equals_filters(filters or {})
+    conds: list[exp.Expr] = [*time_between(metric, start, end), *equals_filters(reach or {}),
+                             *equals_filters(filters or {})]
     if metric.affected_when:
         conds.append(parse_sql_expr(metric.affected_when, dialect))
     if experiment is not None:

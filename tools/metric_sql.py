@@ -39,7 +39,7 @@ def literal(value: object) -> exp.Expression:
     return exp.Literal.string(str(value))
 
 
-def parse_sql_expr(sql: str, dialect: str) -> exp.Expression:
+def parse_sql_expr(sql: str, dialect: str) -> exp.Expr:
     """Parse a catalog SQL fragment (a metric value or condition)."""
     return sqlglot.parse_one(sql, read=dialect)
 
@@ -80,7 +80,7 @@ def metric_cells(metric: MetricDef, *, dialect: str, group_by: Sequence[str] = (
 
     ``periods`` also restricts rows to the union of the periods so nothing else is scanned.
     """
-    keys: list[exp.Expression] = []
+    keys: list[exp.Expr] = []
     if grain:
         keys.append(exp.alias_(bucket_expr(metric, grain), "bucket", quoted=True))
     if periods:
@@ -90,7 +90,7 @@ def metric_cells(metric: MetricDef, *, dialect: str, group_by: Sequence[str] = (
     select = exp.select(*keys, exp.alias_(value, "value", quoted=True),
                         exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True)).from_(
         exp.to_table(metric.table, quoted=True))
-    conds = list(time_between(metric, start, end)) + equals_filters(filters or {}) + list(where)
+    conds: list[exp.Expr] = [*time_between(metric, start, end), *equals_filters(filters or {}), *where]
     if periods:
         conds.append(exp.or_(*[exp.and_(*time_between(metric, s, e)) for _, s, e in periods]))
     if conds:

@@ -51,6 +51,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlglot import exp
@@ -105,7 +106,7 @@ with warnings.catch_warnings():
 
         read_dialect: str
         write_dialect: str
-        schema: dict[str, dict[str, str]]
+        schema: dict[str, dict[str, str]]  # type: ignore[assignment]  # shadows the deprecated BaseModel.schema
         pii: dict[str, list[str]] = Field(default_factory=dict)
         max_rows: int = Field(default=10_000, gt=0)
 
@@ -443,7 +444,7 @@ def _walk_checks(tree: exp.Expr) -> None:
                 "GROUP BY and CASE instead",
             )
         if kind == _FUNC:
-            _check_function(node)
+            _check_function(cast(exp.Func, node))
         elif kind == _TABLE:
             if isinstance(node.this, exp.Func):
                 if not isinstance(node.this, _SAFE_TABLE_FUNCS):
@@ -909,7 +910,7 @@ def _force_limit(tree: exp.Expr, max_rows: int) -> None:
     if isinstance(limit, exp.Fetch):
         count = limit.args.get("count")
         current = _check_literal_count(count, "FETCH") if count is not None else 1  # FETCH FIRST ROW ONLY
-        if current > max_rows:
+        if current is None or current > max_rows:
             limit.set("count", exp.Literal.number(max_rows))
         return
     tree.set("limit", exp.Limit(expression=exp.Literal.number(max_rows)))

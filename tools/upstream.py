@@ -448,7 +448,7 @@ def _censored(normal: pd.DataFrame) -> set[str]:
 
 def _blind_edges(
     sub: nx.DiGraph, normal: pd.DataFrame, window: pd.DataFrame, mode: str, passable: set[str],
-    censored: set[str] = frozenset(),
+    censored: frozenset[str] | set[str] = frozenset(),
 ) -> dict[tuple[str, str], str]:
     """Edges whose parent did in the window what the normal rows never showed, so the model cannot know it.
 

@@ -176,7 +176,8 @@ class IncidentMemory:
             except EmbeddingUnavailable as exc:
                 raise MemoryUnavailable(f"{location}: {exc}") from exc
             coll = client.get_or_create_collection(
-                name, embedding_function=function, configuration={"hnsw": {"space": "cosine"}},
+                name, embedding_function=function,  # type: ignore[arg-type]  # chroma's generic is invariant
+                configuration={"hnsw": {"space": "cosine"}},
                 metadata={"description": "rca incident memory: past closed incidents"})
             return coll, function, fallback
         persisted: dict[str, Any] = existing.configuration_json.get("embedding_function") or {}
@@ -197,7 +198,8 @@ class IncidentMemory:
             raise MemoryUnavailable(
                 f"{location}: collection {name!r} uses {kind_of(function)} embeddings, not {embedding}; "
                 "open it with embedding='auto' or use another collection/path")
-        return client.get_collection(name, embedding_function=function), function, None
+        coll = client.get_collection(name, embedding_function=function)  # type: ignore[arg-type]  # as above
+        return coll, function, None
 
     @property
     def embedding(self) -> str:
@@ -240,7 +242,7 @@ class IncidentMemory:
                 unchanged += len(chunk) - len(todo)
                 if todo:
                     self._collection.upsert(ids=[chunk[n].id for n in todo], documents=[docs[n] for n in todo],
-                                            metadatas=[metas[n] for n in todo])  # type: ignore[misc]
+                                            metadatas=[metas[n] for n in todo])
         return len(items), unchanged
 
     def ingest_file(self, path: Path) -> IngestReport:
@@ -301,7 +303,8 @@ class IncidentMemory:
                 rows = [row for row in candidates if keep(row[1])][:k]
                 if len(rows) < k and len(candidates) == pool:  # not enough among the nearest: ask Chroma
                     where = conditions[0] if len(conditions) == 1 else {"$and": conditions}
-                    rows = _rows(self._collection.query(query_embeddings=[vector], n_results=k, where=where,
+                    rows = _rows(self._collection.query(query_embeddings=[vector], n_results=k,
+                                                        where=where,  # type: ignore[arg-type]  # a chroma Where
                                                         include=include))
         hits: list[SimilarIncident] = []
         for incident_id, meta, distance in rows:
