@@ -12,7 +12,7 @@ from pathlib import Path
 
 from agent.assemble import assemble_report
 from agent.incident import Incident, InputError, load_incident
-from agent.report import EvidenceLog, Report
+from agent.report import EvidenceLog, RankingData, Report
 from agent.state import Investigation, Progress, no_progress, rank_candidates
 from agent.steps.change_candidates import step_change_candidates
 from agent.steps.change_estimates import step_change_estimates
@@ -77,8 +77,8 @@ def investigate(*, workspace: Workspace, incident: Incident, history: Path | Non
     upstream = step_upstream(inv, anomaly, levels)
     candidates = without_comparison_discounted(candidates, upstream) + upstream.candidates
     candidates = rank_candidates(candidates + step_segment_causes(inv, segments, anomaly, candidates).candidates)
-    rank_eid = inv.evidence.add("ranking", "Ranking of candidate causes", method="tools.ranking.Features.score",
-                                scores={f"{c.kind}:{c.id}": round(c.score, 4) for c in candidates})
+    rank_eid = inv.evidence.add("Ranking of candidate causes", RankingData(
+        scores={f"{c.kind}:{c.id}": round(c.score, 4) for c in candidates}), method="tools.ranking.Features.score")
     progress("impact")
     top = candidates[0] if candidates and candidates[0].score >= TOP_MIN else None
     if top is not None and top.lead_support is not None and top.lead_support.support < SURE_LEAD:

@@ -2,24 +2,249 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field
-
-EvidenceKind = Literal["sql", "anomaly", "segments", "causal_estimate", "experiment_estimate",
-                       "upstream_attribution", "confinement", "twin_order", "impact", "retrieval", "ranking", "note",
-                       "error"]
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 
-class Evidence(BaseModel):
+class Payload(BaseModel):
+    """The data of one evidence item, typed per kind; it dumps only the keys that were set (as the spec's
+    free-form ``"...": "..."`` allows) and reads like the mapping it replaced (``e.data["z"]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: ClassVar[str]
+
+    @model_serializer(mode="wrap")
+    def _set_keys_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if k in self.model_fields_set}
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in type(self).model_fields or key not in self.model_fields_set:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in type(self).model_fields and key in self.model_fields_set else default
+
+
+class SqlData(Payload):
+    kind = "sql"
+    rows: int
+    elapsed_ms: float
+    truncated: bool
+
+
+class AnomalyData(Payload):
+    kind = "anomaly"
+    start: str
+    end: str
+    onset: str
+    window_source: str
+    direction: str
+    direction_from: str | None = None
+    score: float | None = None
+    peak_z: float | None = None
+    found: bool
+    baseline: float | None = None
+    observed: float | None = None
+    baseline_period: list[str] | None = None
+    series_sql: str | None = None
+    levels_sql: str | None = None
+
+
+class SegmentsData(Payload):
+    kind = "segments"
+    sql_evidence: str
+    baseline_period: list[str]
+    anomaly_period: list[str]
+    segments: list[dict[str, Any]]
+
+
+class CausalEstimateData(Payload):
+    kind = "causal_estimate"
+    change: dict[str, Any]
+    effect: float
+    ci: list[float]
+    p_value: float
+    design: str
+    cells: int
+    treated_cells: int
+    exposure: float
+    adjusted_for: list[str]
+    refutations: list[dict[str, Any]]
+    explained_share: float
+    timing_fit: float
+    panel_sql: str | None
+    lead_support: dict[str, Any] | None
+
+
+class ExperimentEstimateData(Payload):
+    kind = "experiment_estimate"
+    experiment_id: str
+    arm: str
+    control: str
+    effect: float
+    ci: list[float]
+    p_value: float
+    arms: list[dict[str, Any]]
+    exposure: float
+    explained_share: float
+    started: str
+    randomized: bool
+    sql_evidence: str
+
+
+class UpstreamData(Payload):
+    kind = "upstream_attribution"
+    scores: list[dict[str, Any]]
+    notes: list[str]
+    elapsed_ms: float
+
+
+class ConfinementData(Payload):
+    kind = "confinement"
+    sql_evidence: str | None
+    change: str
+    inside: dict[str, str]
+    confined: bool
+    z: float
+    detail: str
+
+
+class TwinOrderData(Payload):
+    kind = "twin_order"
+    sql_evidence: str
+    earlier: str
+    later: str
+    p_earlier: float
+    before: float
+    between: float
+    after: float
+    rows_between: int
+    detail: str
+
+
+class ImpactData(Payload):
+    kind = "impact"
+    sql_evidence: str
+    affected_units: int
+    reach: str
+    window: list[str]
+    affected_when: str | None
+
+
+class RetrievalData(Payload):
+    kind = "retrieval"
+    query: str
+    results: list[dict[str, Any]]
+
+
+class RankingData(Payload):
+    kind = "ranking"
+    scores: dict[str, float]
+
+
+class ErrorData(Payload):
+    """A candidate whose analysis raised: the step, the candidate and the error's first line."""
+
+    kind = "error"
+    step: str
+    candidate: str
+    error: str
+    message: str
+
+
+class NoteData(Payload):
+    kind = "note"
+    text: str
+
+
+class _EvidenceBase(BaseModel):
     """One citable fact: a query as run, an estimate with its method, a retrieval; ids are E1, E2, ..."""
 
     id: str
-    kind: EvidenceKind
     title: str
     sql: str | None = None
     method: str | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _spec_order(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out = handler(self)
+        return {k: out[k] for k in ("id", "kind", "title", "sql", "method", "data") if k in out}
+
+
+class SqlEvidence(_EvidenceBase):
+    kind: Literal["sql"] = "sql"
+    data: SqlData
+
+
+class AnomalyEvidence(_EvidenceBase):
+    kind: Literal["anomaly"] = "anomaly"
+    data: AnomalyData
+
+
+class SegmentsEvidence(_EvidenceBase):
+    kind: Literal["segments"] = "segments"
+    data: SegmentsData
+
+
+class CausalEstimateEvidence(_EvidenceBase):
+    kind: Literal["causal_estimate"] = "causal_estimate"
+    data: CausalEstimateData
+
+
+class ExperimentEstimateEvidence(_EvidenceBase):
+    kind: Literal["experiment_estimate"] = "experiment_estimate"
+    data: ExperimentEstimateData
+
+
+class UpstreamEvidence(_EvidenceBase):
+    kind: Literal["upstream_attribution"] = "upstream_attribution"
+    data: UpstreamData
+
+
+class ConfinementEvidence(_EvidenceBase):
+    kind: Literal["confinement"] = "confinement"
+    data: ConfinementData
+
+
+class TwinOrderEvidence(_EvidenceBase):
+    kind: Literal["twin_order"] = "twin_order"
+    data: TwinOrderData
+
+
+class ImpactEvidence(_EvidenceBase):
+    kind: Literal["impact"] = "impact"
+    data: ImpactData
+
+
+class RetrievalEvidence(_EvidenceBase):
+    kind: Literal["retrieval"] = "retrieval"
+    data: RetrievalData
+
+
+class RankingEvidence(_EvidenceBase):
+    kind: Literal["ranking"] = "ranking"
+    data: RankingData
+
+
+class ErrorEvidence(_EvidenceBase):
+    kind: Literal["error"] = "error"
+    data: ErrorData
+
+
+class NoteEvidence(_EvidenceBase):
+    kind: Literal["note"] = "note"
+    data: NoteData
+
+
+Evidence = Annotated[
+    SqlEvidence | AnomalyEvidence | SegmentsEvidence | CausalEstimateEvidence | ExperimentEstimateEvidence
+    | UpstreamEvidence | ConfinementEvidence | TwinOrderEvidence | ImpactEvidence | RetrievalEvidence
+    | RankingEvidence | ErrorEvidence | NoteEvidence,
+    Field(discriminator="kind")]
+_EVIDENCE: dict[str, type[_EvidenceBase]] = {
+    cls.model_fields["kind"].default: cls for cls in _EvidenceBase.__subclasses__()}
 
 
 class AnomalyOut(BaseModel):
@@ -94,8 +319,9 @@ class EvidenceLog:
     def __init__(self) -> None:
         self.items: list[Evidence] = []
 
-    def add(self, kind: EvidenceKind, title: str, *, sql: str | None = None, method: str | None = None,
-            **data: Any) -> str:
+    def add(self, title: str, data: Payload, *, sql: str | None = None, method: str | None = None) -> str:
+        """Record one item (its kind is its payload's) and return its id."""
         eid = f"E{len(self.items) + 1}"
-        self.items.append(Evidence(id=eid, kind=kind, title=title, sql=sql, method=method, data=data))
+        item = _EVIDENCE[data.kind](id=eid, title=title, sql=sql, method=method, data=data)
+        self.items.append(item)  # type: ignore[arg-type]  # one of the union's members, chosen by kind
         return eid

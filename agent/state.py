@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from sqlglot import exp
 
 from agent.incident import Incident
-from agent.report import EvidenceLog
+from agent.report import ErrorData, EvidenceLog, SqlData
 from tools.catalog import Catalog, ExperimentSource, MetricDef
 from tools.causal import LeadSupport
 from tools.ranking import Features
@@ -107,8 +107,8 @@ class Investigation:
     def sql(self, query: exp.Expression, title: str) -> pd.DataFrame:
         """Guard + run under the engine's own row cap + record as evidence; returns the cells as a frame."""
         result = self.ws.cells(query)
-        eid = self.evidence.add("sql", title, sql=result.sql, rows=len(result.rows),
-                                elapsed_ms=round(result.elapsed_ms, 1), truncated=result.truncated)
+        eid = self.evidence.add(title, SqlData(rows=len(result.rows), elapsed_ms=round(result.elapsed_ms, 1),
+                                               truncated=result.truncated), sql=result.sql)
         frame = result.to_frame()
         frame.attrs["evidence"] = eid
         if result.truncated:
@@ -132,8 +132,8 @@ def failed_candidate(inv: Investigation, *, step: str, kind: str, id: str, title
     One candidate's failure must not kill the investigation: the others are still ranked.
     """
     message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    eid = inv.evidence.add("error", f"{step} failed for {kind} {id}", step=step, candidate=f"{kind}:{id}",
-                           error=type(err).__name__, message=message)
+    eid = inv.evidence.add(f"{step} failed for {kind} {id}", ErrorData(step=step, candidate=f"{kind}:{id}",
+                                                                     error=type(err).__name__, message=message))
     inv.limitations.append(f"the analysis of {kind} {id} failed in step {step} ({message}) [{eid}]; it is ranked "
                            "with score 0 and the other candidates are ranked without it")
     return Candidate(kind=kind, id=id, title=title, features=Features(), fixed_score=0.0,

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pandas as pd
 
+from agent.report import CausalEstimateData
 from agent.state import Candidate, Investigation, StepTrail, failed_candidate
 from agent.steps.levels import Levels
 from tools.anomaly import GRAIN_DELTA, AnomalyWindow
@@ -181,13 +182,12 @@ def _candidate(inv: Investigation, change: ChangeCandidate, est: Estimate, panel
     if top_segment is not None and not change.touches(top_segment.dimensions):
         reasons.append(f"its scope ({change.scope_text()}) does not reach the moving segment {top_segment.key}")
     reasons += est.notes + notes
-    eid = inv.evidence.add(
-        "causal_estimate", f"Effect of {change.id} on {m.name}", method=est.method,
+    eid = inv.evidence.add(f"Effect of {change.id} on {m.name}", CausalEstimateData(
         change=change.model_dump(mode="json"), effect=est.effect, ci=list(est.ci), p_value=est.p_value,
         design=est.design, cells=est.n_cells, treated_cells=est.treated_cells, exposure=est.exposure,
         adjusted_for=est.adjusted_for, refutations=[r.model_dump() for r in est.refutations],
         explained_share=f.explained, timing_fit=f.timing, panel_sql=panel_eid,
-        lead_support=est.lead_support.model_dump() if est.lead_support is not None else None)
+        lead_support=est.lead_support.model_dump() if est.lead_support is not None else None), method=est.method)
     return Candidate(kind="change", id=change.id, title=title, features=f, effect=est.effect, ci=est.ci,
                      p_value=est.p_value, refutations={r.name: r.passed for r in est.refutations},
                      timing=ttext, reasons=reasons, evidence=[eid] + ([panel_eid] if panel_eid else []),

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from agent.report import ConfinementData
 from agent.state import Candidate, Investigation, StepTrail
 from agent.steps.levels import Levels
 from tools.confinement import confinement
@@ -79,11 +80,11 @@ def step_confinement(inv: Investigation, levels: Levels, candidates: list[Candid
         found = confinement(frame, inside, sign)
         if found is None:
             continue
-        eid = inv.evidence.add("confinement", f"Did the rest of {c.id}'s scope move?",
-                               method="log lift, anomaly vs baseline period, of the moving part of the "
-                                      "change's scope against the rest of it (binomial errors on the log scale)",
-                               sql_evidence=frame.attrs.get("evidence"), change=c.id, inside=inside,
-                               confined=found.confined, z=round(found.z, 2), detail=found.detail)
+        eid = inv.evidence.add(f"Did the rest of {c.id}'s scope move?", ConfinementData(
+            sql_evidence=frame.attrs.get("evidence"), change=c.id, inside=inside, confined=found.confined,
+            z=round(found.z, 2), detail=found.detail),
+            method="log lift, anomaly vs baseline period, of the moving part of the change's scope against the "
+                   "rest of it (binomial errors on the log scale)")
         where = ",".join(f"{d}={v}" for d, v in sorted(inside.items()))
         out.checks[c.id] = Confined(evidence_id=eid, reason=(
             f"its scope ({scope}) reached beyond {where}, and only {where} moved ({found.detail}): it is the cause "

@@ -8,6 +8,7 @@ from datetime import datetime
 import pandas as pd
 from sqlglot import exp
 
+from agent.report import ExperimentEstimateData
 from agent.state import Candidate, Investigation, StepTrail, failed_candidate
 from agent.steps.levels import Levels
 from tools.anomaly import GRAIN_DELTA, AnomalyWindow
@@ -81,12 +82,12 @@ def _experiment(inv: Investigation, src: ExperimentSource, exp_id: str, started:
     tfit, ttext = randomized_timing(tfit, ttext, started, levels.onset, anomaly.end, explained, est.p_value)
     f = Features(explained=explained, p_value=est.p_value, timing=tfit, design=1.0,
                  anomaly=anomaly_factor(anomaly, randomized_p=est.p_value if explained > 0 else None))
-    eid = inv.evidence.add("experiment_estimate", f"Effect of experiment {exp_id} on {m.name}",
-                           method=est.method, experiment_id=exp_id, arm=est.arm, control=est.control,
+    eid = inv.evidence.add(f"Effect of experiment {exp_id} on {m.name}", ExperimentEstimateData(
+                           experiment_id=exp_id, arm=est.arm, control=est.control,
                            effect=est.effect, ci=list(est.ci), p_value=est.p_value,
                            arms=[a.model_dump() for a in est.arms], exposure=exposure,
                            explained_share=explained, started=started.isoformat(),
-                           randomized=True, sql_evidence=arms_f.attrs["evidence"])
+                           randomized=True, sql_evidence=arms_f.attrs["evidence"]), method=est.method)
     reasons = [f"{ttext} (first assignment {started.isoformat()})",
                f"randomized: arm {est.arm} differs from control by {est.effect:.4g} per unit; explains "
                f"{explained:.0%} of the observed change ({exposure:.0%} of the window's rows are treated)"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.report import ImpactOut
+from agent.report import ImpactData, ImpactOut
 from agent.state import Candidate, Investigation, StepTrail
 from tools.anomaly import AnomalyWindow
 from tools.impact import impact_query
@@ -31,8 +31,8 @@ def step_impact(inv: Investigation, top: Candidate | None, anomaly: AnomalyWindo
     n = int(frame["affected_units"].iloc[0] or 0)
     text = ("treatment arm of " + top.id if top is not None and experiment else
             ", ".join(f"{d}={v}" for d, v in sorted((reach or {}).items())) or "all")
-    eid = inv.evidence.add("impact", "Affected units", sql_evidence=frame.attrs["evidence"], affected_units=n,
-                           reach=text, window=[anomaly.start.isoformat(), anomaly.end.isoformat()],
-                           affected_when=m.affected_when)
+    eid = inv.evidence.add("Affected units", ImpactData(
+        sql_evidence=frame.attrs["evidence"], affected_units=n, reach=text,
+        window=[anomaly.start.isoformat(), anomaly.end.isoformat()], affected_when=m.affected_when))
     return ImpactStepOut(impact=ImpactOut(affected_units=n, reach=text, evidence=[eid, frame.attrs["evidence"]]),
                          trail=inv.trail(mark))

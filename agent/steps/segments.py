@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from agent.report import SegmentsData
 from agent.state import Investigation, StepTrail
 from agent.steps.levels import Levels
 from tools.anomaly import GRAIN_DELTA
@@ -62,13 +63,12 @@ def step_segments(inv: Investigation, levels: Levels) -> SegmentsOut:
             rows_baseline=int(tot.loc["baseline", "n"]) if "baseline" in tot.index else 0,
             rows_anomaly=int(tot.loc["anomaly", "n"]) if "anomaly" in tot.index else 0)
         ranked = [whole, *ranked]
-    eid = inv.evidence.add(
-        "segments", "Segments that explain the change",
-        method="Adtributor-style explanatory power and surprise over single dimensions and pairs; ranked by "
-               "share_of_change - population_share",
+    eid = inv.evidence.add("Segments that explain the change", SegmentsData(
         sql_evidence=frame.attrs["evidence"], baseline_period=[p.isoformat() for p in levels.baseline_period],
         anomaly_period=[p.isoformat() for p in levels.analysis_period],
-        segments=[s.model_dump() for s in ranked[:5]])
+        segments=[s.model_dump() for s in ranked[:5]]),
+        method="Adtributor-style explanatory power and surprise over single dimensions and pairs; ranked by "
+               "share_of_change - population_share")
     return SegmentsOut(segments=ranked, population=population, evidence_id=eid, trail=inv.trail(mark))
 
 

@@ -6,7 +6,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.report import SimilarOut
+from agent.report import RetrievalData, SimilarOut
 from agent.state import Investigation, StepTrail
 from tools.settings import Settings
 
@@ -62,6 +62,6 @@ def record_similar(inv: Investigation, found: SimilarFound, text: str) -> Simila
     inv.limitations.extend(found.limitations)
     if found.incidents is None:
         return SimilarStepOut(incidents=[], evidence_id=None, trail=inv.trail(mark))
-    eid = inv.evidence.add("retrieval", "Similar past incidents", method="incident memory (Chroma) search",
-                           query=text, results=[o.model_dump() for o in found.incidents])
+    eid = inv.evidence.add("Similar past incidents", RetrievalData(
+        query=text, results=[o.model_dump() for o in found.incidents]), method="incident memory (Chroma) search")
     return SimilarStepOut(incidents=found.incidents, evidence_id=eid, trail=inv.trail(mark))

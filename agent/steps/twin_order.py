@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from agent.report import TwinOrderData
 from agent.state import Candidate, Investigation, StepTrail
 from tools.metric_sql import metric_cells
 from tools.ranking import TWIN_RATIO
@@ -68,10 +69,10 @@ def step_twin_order(inv: Investigation, candidates: list[Candidate], sign: float
         order = twin_order(cells, earlier=a, later=b, sign=sign)
         if order is None:
             continue
-        eid = inv.evidence.add("twin_order", f"Which of {a} and {b} started the shift",
+        eid = inv.evidence.add(f"Which of {a} and {b} started the shift",
+                               TwinOrderData(sql_evidence=cells.attrs["evidence"], **order.model_dump()),
                                method="binomial likelihood of the rows between the two changes at the rate "
-                                      "before the earlier one vs the rate after the later one",
-                               sql_evidence=cells.attrs["evidence"], **order.model_dump())
+                                      "before the earlier one vs the rate after the later one")
         for c, p, between in ((first, order.p_earlier, f"it and {b}"), (second, 1.0 - order.p_earlier, f"{a} and it")):
             out.shares.append(TwinShare(change=c.id, probability=p, evidence_id=eid, reason=(
                 f"the rows between {between} say it started the shift with probability {p:.0%} ({order.detail})")))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from agent.report import UpstreamData
 from agent.state import Candidate, Investigation, StepTrail
 from agent.steps.levels import Levels
 from tools.anomaly import AnomalyWindow
@@ -51,9 +52,9 @@ def step_upstream(inv: Investigation, anomaly: AnomalyWindow, levels: Levels) ->
     except ValueError as err:
         inv.limitations.append(f"upstream attribution not possible: {err}")
         return UpstreamOut(candidates=[], trail=inv.trail(mark))
-    eid = inv.evidence.add("upstream_attribution", f"Attribution of {inv.metric.name}'s anomaly to the graph",
-                           method=result.method, scores=[s.model_dump() for s in result.scores], notes=result.notes,
-                           elapsed_ms=round(result.elapsed_ms, 1))
+    eid = inv.evidence.add(f"Attribution of {inv.metric.name}'s anomaly to the graph", UpstreamData(
+        scores=[s.model_dump() for s in result.scores], notes=result.notes, elapsed_ms=round(result.elapsed_ms, 1)),
+        method=result.method)
     parents: dict[str, list[str]] = {}
     for up, down in sub:
         parents.setdefault(down, []).append(up)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from agent.incident import Incident, InputError, stated_direction
+from agent.report import AnomalyData
 from agent.state import Candidate, Investigation, StepTrail
 from agent.steps.levels import Levels
 from tools.anomaly import GRAIN_DELTA, AnomalyWindow, find_anomaly
@@ -108,8 +109,7 @@ def reanchored(anomaly: AnomalyWindow, top: Candidate | None, grain: str) -> Ano
 
 def record_window(inv: Investigation, anomaly: AnomalyWindow, levels: Levels, series_evidence: str) -> str:
     """The window as evidence, once its onset is settled (after the re-run on the moving segment)."""
-    return inv.evidence.add(
-        "anomaly", "Anomaly window", method="robust seasonal baseline + CUSUM-style max excess run",
+    return inv.evidence.add("Anomaly window", AnomalyData(
         start=anomaly.start.isoformat(), end=anomaly.end.isoformat(), onset=levels.onset.isoformat(),
         window_source=anomaly.source, direction=anomaly.direction,
         direction_from=("the incident's words, which agree with the metric's worsening direction"
@@ -117,14 +117,13 @@ def record_window(inv: Investigation, anomaly: AnomalyWindow, levels: Levels, se
         score=round(anomaly.score, 2),
         peak_z=round(anomaly.peak_z, 2), found=anomaly.found, baseline=levels.baseline, observed=levels.observed,
         baseline_period=[p.isoformat() for p in levels.baseline_period], series_sql=series_evidence,
-        levels_sql=levels.evidence)
+        levels_sql=levels.evidence), method="robust seasonal baseline + CUSUM-style max excess run")
 
 
 def record_reanchored(inv: Investigation, anomaly: AnomalyWindow, levels: Levels) -> str:
     """The window re-anchored on the top cause, as evidence."""
-    return inv.evidence.add(
-        "anomaly", "Anomaly window, from the top cause", method="no clear onset in the series: the analysed "
-        "period is cut at the bucket where the top cause landed", start=anomaly.start.isoformat(),
-        end=anomaly.end.isoformat(), onset=anomaly.start.isoformat(), window_source=anomaly.source,
-        direction=anomaly.direction, found=False, baseline=levels.baseline, observed=levels.observed,
-        levels_sql=levels.evidence)
+    return inv.evidence.add("Anomaly window, from the top cause", AnomalyData(
+        start=anomaly.start.isoformat(), end=anomaly.end.isoformat(), onset=anomaly.start.isoformat(),
+        window_source=anomaly.source, direction=anomaly.direction, found=False, baseline=levels.baseline,
+        observed=levels.observed, levels_sql=levels.evidence),
+        method="no clear onset in the series: the analysed period is cut at the bucket where the top cause landed")

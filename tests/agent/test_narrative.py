@@ -7,7 +7,7 @@ import re
 import pytest
 
 from agent.narrative import render_narrative
-from agent.report import AnomalyOut, Evidence, ImpactOut, Report
+from agent.report import AnomalyData, AnomalyEvidence, AnomalyOut, ImpactOut, Report
 
 
 def report(*, baseline: float, observed: float, direction: str, found: bool) -> Report:
@@ -16,7 +16,9 @@ def report(*, baseline: float, observed: float, direction: str, found: bool) -> 
         anomaly=AnomalyOut(start="2026-04-11T15:00:00", end="2026-04-12T03:00:00", baseline=baseline,
                            observed=observed, direction=direction, evidence=["E1"]),  # type: ignore[arg-type]
         root_causes=[], segments=[], impact=ImpactOut(affected_units=None), similar_incidents=[],
-        evidence=[Evidence(id="E1", kind="anomaly", title="Anomaly window", data={"found": found})], narrative="")
+        evidence=[AnomalyEvidence(id="E1", title="Anomaly window", data=AnomalyData(
+            start="2026-04-11T15:00:00", end="2026-04-12T03:00:00", onset="2026-04-11T15:00:00",
+            window_source="incident", direction=direction, found=found))], narrative="")
 
 
 @pytest.mark.parametrize(("baseline", "observed", "direction", "found", "verb", "noise"), [
