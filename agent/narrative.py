@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.report import Report
+from tools.ranking import CONFIDENT
 from tools.segments import share_phrase
 
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
@@ -30,27 +31,9 @@ def _moved(baseline: float | None, observed: float | None) -> str:
     return "went up" if observed > baseline else "went down"
 
 
-def render_narrative(report: Report, *, segments_evidence: str | None, similar_evidence: str | None) -> str:
-    """Fill the template; sections with nothing to say say so plainly."""
-    template = (PROMPTS / "offline_narrative.md").read_text()
-    a = report.anomaly
-    a_cite = _cite(a.evidence)
-    source = "given by the responder" if a.window_source == "incident" else "detected"
-    found = next((e.data.get("found", True) for e in report.evidence if e.id in a.evidence), True)
-    anomaly = (f"`{report.metric}` {_moved(a.baseline, a.observed)} from {_fmt(a.baseline)} to {_fmt(a.observed)} "
-               f"{a_cite} in the window {a.start} .. {a.end} ({source}"
-               f"{f'; the change began at {a.onset}' if a.onset and a.onset != a.start else ''}) {a_cite}."
-               + ("" if found else f" That is within its normal noise: no {a.direction}ward move stands out in the "
-                                   f"series {a_cite}."))
-    if report.segments:
-        s = report.segments[0]
-        key = ", ".join(f"{d}={v}" for d, v in sorted(s.dimensions.items()))
-        share = share_phrase(s.share_of_change, s.population_share or 0)
-        segments = (f"The movement concentrates in {key}: it {share}, moving from {_fmt(s.baseline)} to "
-                    f"{_fmt(s.observed)} {_cite([segments_evidence or ''])}.")
-    else:
-        segments = "No dimension breakdown is available for this metric."
-    confident = [c for c in report.root_causes if c.score >= 0.5]
+def _causes(report: Report) -> tuple[str, str, str]:
+    """The headline, the top cause's paragraph and the alternatives (each citing its evidence)."""
+    confident = [c for c in report.root_causes if c.score >= CONFIDENT]
     if report.root_causes:
         top = report.root_causes[0]
         cite = _cite(top.evidence)
@@ -80,6 +63,30 @@ def render_narrative(report: Report, *, segments_evidence: str | None, similar_e
         cause = "No candidate cause was found in the catalog's change logs, experiments or metric graph."
         alternatives = "none."
         headline = f"{report.incident_id}: no candidate cause"
+    return headline, cause, alternatives
+
+
+def render_narrative(report: Report, *, segments_evidence: str | None, similar_evidence: str | None) -> str:
+    """Fill the template; sections with nothing to say say so plainly."""
+    template = (PROMPTS / "offline_narrative.md").read_text()
+    a = report.anomaly
+    a_cite = _cite(a.evidence)
+    source = "given by the responder" if a.window_source == "incident" else "detected"
+    found = next((e.data.get("found", True) for e in report.evidence if e.id in a.evidence), True)
+    anomaly = (f"`{report.metric}` {_moved(a.baseline, a.observed)} from {_fmt(a.baseline)} to {_fmt(a.observed)} "
+               f"{a_cite} in the window {a.start} .. {a.end} ({source}"
+               f"{f'; the change began at {a.onset}' if a.onset and a.onset != a.start else ''}) {a_cite}."
+               + ("" if found else f" That is within its normal noise: no {a.direction}ward move stands out in the "
+                                   f"series {a_cite}."))
+    if report.segments:
+        s = report.segments[0]
+        key = ", ".join(f"{d}={v}" for d, v in sorted(s.dimensions.items()))
+        share = share_phrase(s.share_of_change, s.population_share or 0)
+        segments = (f"The movement concentrates in {key}: it {share}, moving from {_fmt(s.baseline)} to "
+                    f"{_fmt(s.observed)} {_cite([segments_evidence or ''])}.")
+    else:
+        segments = "No dimension breakdown is available for this metric."
+    headline, cause, alternatives = _causes(report)
     i = report.impact
     impact = (f"{i.affected_units} distinct units affected within {i.reach} {_cite(i.evidence)}."
               if i.affected_units is not None else (i.reach or "not sized."))

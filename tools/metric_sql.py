@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+import pandas as pd
 import sqlglot
 from sqlglot import exp
 
@@ -103,6 +104,14 @@ def metric_cells(metric: MetricDef, *, dialect: str, group_by: Sequence[str] = (
         # order reaches the refuters' random subsets (the same seed then drew other cells run to run).
         select = select.order_by(*[exp.column(k.alias, quoted=True) for k in keys])
     return select
+
+
+def numeric_values(frame: pd.DataFrame, columns: Sequence[str] = ("value",)) -> pd.DataFrame:
+    """Cells as numbers (in place; the frame's attrs, e.g. its evidence id, are kept): drivers return a metric's
+    value as Decimal, text or None depending on the warehouse, and NaN is what the maths expects for None."""
+    for c in columns:
+        frame[c] = pd.to_numeric(frame[c], errors="coerce")
+    return frame
 
 
 def is_additive(metric: MetricDef, dialect: str) -> bool:

@@ -27,7 +27,7 @@
   A clear comparison of its own needs no anomaly in the diluted aggregate: for an experiment the factor rises
   from ``WITHIN_NOISE`` at z <= 2 of its randomized estimate to 1 at z >= 4; for a change with a
   difference-in-differences estimate (untreated segments, not randomized, one of many candidates) from z 3 to
-  z 5 (``agent.investigate.anomaly_factor``).
+  z 5 (``anomaly_factor``).
 * shared: for a change the panel cannot tell from another (same scope, a bucket or two apart), the probability
   that it, not the other, started the shift, read from the rows between the two (``tools.twins``); where those
   rows cannot say, s / (s + s_twin) when the twin's score is within ``TWIN_RATIO`` of its own (the two hold the
@@ -49,6 +49,8 @@ from pydantic import BaseModel
 from tools.anomaly import AnomalyWindow
 from tools.segments import SegmentScore
 
+CONFIDENT = 0.5         # a cause scored at least this is stated as the answer; below it, a lead (null incidents
+#                         must keep every candidate under it, which WITHIN_NOISE ensures)
 WITHIN_NOISE = 0.6      # the anomaly factor when the series shows no clear anomaly
 PRE_TREND_TIMING = 0.1  # the timing fit of a change whose scope moved before it
 CONFINED = 0.5          # the specificity of a change whose effect would have to stay inside part of its scope

@@ -22,7 +22,7 @@ from tools.causal import (
     lead_periods,
     lead_support,
 )
-from tools.metric_sql import metric_cells
+from tools.metric_sql import metric_cells, numeric_values
 from tools.ranking import (
     ITS_DESIGN,
     LEAD_TESTS,
@@ -80,7 +80,7 @@ class Panels:
             q = metric_cells(m, dialect=inv.dialect, grain=inv.grain, group_by=list(dims), start=first,
                              end=max(self.anomaly.end, inv.incident.detected_at))
             p = inv.sql(q, f"{m.name} panel by {', '.join(dims) or 'time'} x {inv.grain}")
-            p["value"] = pd.to_numeric(p["value"], errors="coerce")
+            numeric_values(p)
             self._frames[dims] = p.dropna(subset=["value"])
         return self._frames[dims]
 
@@ -213,7 +213,7 @@ def lead_test(inv: Investigation, change: ChangeCandidate, effect: float,
     frame = inv.sql(metric_cells(m, dialect=inv.dialect, periods=lead_periods(change.at),
                                  filters={**inv.incident.filters, **scope}),
                     f"{m.name} in {where}, the hour around it (in parts) vs the same clock windows before")
-    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    numeric_values(frame)
     frame = frame.dropna(subset=["value"])
     return lead_in_minutes(frame, effect), lead_support(frame, effect)
 

@@ -10,7 +10,7 @@ from agent.report import ConfinementData
 from agent.state import Candidate, Investigation, StepTrail
 from agent.steps.levels import Levels
 from tools.confinement import confinement
-from tools.metric_sql import metric_cells
+from tools.metric_sql import metric_cells, numeric_values
 from tools.ranking import CONFINE_MIN, CONFINED, MOVED_EXCESS
 from tools.segments import SegmentScore
 
@@ -101,5 +101,5 @@ def _scope_cells(inv: Investigation, levels: Levels, reach: dict[str, str], wide
     frame = inv.sql(metric_cells(m, dialect=inv.dialect, periods=periods, group_by=wider, filters=reach),
                     f"{m.name} by {', '.join(wider)} across {scope} (the moving part against the rest "
                     "of the change's scope): baseline vs anomaly")
-    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    numeric_values(frame)
     return frame.dropna(subset=["value"])

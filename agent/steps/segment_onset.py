@@ -9,7 +9,7 @@ import pandas as pd
 
 from agent.state import Investigation, StepTrail
 from tools.anomaly import AnomalyWindow, onset_on
-from tools.metric_sql import is_additive, metric_cells
+from tools.metric_sql import is_additive, metric_cells, numeric_values
 from tools.segments import SegmentScore
 
 
@@ -27,7 +27,7 @@ def step_segment_onset(inv: Investigation, anomaly: AnomalyWindow, segment: Segm
     filters = {**inv.incident.filters, **segment.dimensions}
     frame = inv.sql(metric_cells(m, dialect=inv.dialect, grain=inv.grain, start=first, end=anomaly.end,
                                  filters=filters), f"{m.name} per {inv.grain} in {segment.key}")
-    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    numeric_values(frame)
     sign = 1.0 if anomaly.direction == "up" else -1.0
     lo = min(anomaly.onset, anomaly.start)
     onset = onset_on(frame, grain=inv.grain, start=lo, end=anomaly.end, rate=not is_additive(m, inv.dialect),

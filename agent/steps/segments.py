@@ -11,7 +11,7 @@ from agent.report import SegmentsData
 from agent.state import Investigation, StepTrail
 from agent.steps.levels import Levels
 from tools.anomaly import GRAIN_DELTA
-from tools.metric_sql import metric_cells
+from tools.metric_sql import metric_cells, numeric_values
 from tools.ranking import MOVED_EXCESS
 from tools.segments import SegmentScore, dimension_sets, rank_segments, score_segments
 
@@ -43,7 +43,7 @@ def step_segments(inv: Investigation, levels: Levels) -> SegmentsOut:
     periods: Periods = [("baseline", *levels.baseline_period), ("anomaly", *levels.analysis_period)]
     frame = inv.sql(metric_cells(m, dialect=inv.dialect, periods=periods, group_by=dims,
                                  filters=inv.incident.filters), f"{m.name} by {', '.join(dims)}: baseline vs anomaly")
-    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    numeric_values(frame)
     tot, base, obs = period_levels(frame, levels.additive)  # overall, over the same periods (analysis from onset)
     len_b, len_a = _lengths(levels, inv.grain)
     scored: list[SegmentScore] = []
@@ -105,7 +105,7 @@ def _filtered_population(inv: Investigation, levels: Levels, periods: Periods) -
     frame = inv.sql(metric_cells(m, dialect=inv.dialect, periods=periods, group_by=list(dims)),
                     f"{m.name} by {', '.join(dims)} (all of them, not only the incident's filter): baseline vs "
                     "anomaly")
-    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    numeric_values(frame)
     tot, base, obs = period_levels(frame, levels.additive)
     if not {"baseline", "anomaly"} <= set(tot.index):
         return None

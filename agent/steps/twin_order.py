@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-import pandas as pd
-
 from agent.report import TwinOrderData
 from agent.state import Candidate, Investigation, StepTrail
-from tools.metric_sql import metric_cells
+from tools.metric_sql import metric_cells, numeric_values
 from tools.ranking import TWIN_RATIO
 from tools.twins import twin_order, twin_periods
 
@@ -65,7 +63,7 @@ def step_twin_order(inv: Investigation, candidates: list[Candidate], sign: float
         cells = inv.sql(metric_cells(inv.metric, dialect=inv.dialect, periods=twin_periods(first.at, second.at),
                                      filters=scope),
                         f"{inv.metric.name} before {a}, between {a} and {b}, after {b}")
-        cells["value"] = pd.to_numeric(cells["value"], errors="coerce")
+        numeric_values(cells)
         order = twin_order(cells, earlier=a, later=b, sign=sign)
         if order is None:
             continue

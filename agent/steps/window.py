@@ -13,7 +13,7 @@ from agent.state import Candidate, Investigation, StepTrail
 from agent.steps.levels import Levels
 from tools.anomaly import GRAIN_DELTA, AnomalyWindow, find_anomaly
 from tools.catalog import Catalog, MetricDef
-from tools.metric_sql import is_additive, metric_cells
+from tools.metric_sql import is_additive, metric_cells, numeric_values
 
 HISTORY = timedelta(days=14)  # how much series before the window the detector reads
 
@@ -70,7 +70,7 @@ def step_window(inv: Investigation) -> WindowOut:
     series = inv.sql(query, f"{m.name} per {inv.grain}")
     if series.empty or series["n"].sum() == 0:
         raise InputError(f"metric {m.name} has no data between {start.isoformat()} and {end.isoformat()}")
-    series["value"] = pd.to_numeric(series["value"], errors="coerce")
+    numeric_values(series)
     if inc.window is not None:
         b = pd.to_datetime(series["bucket"])
         inside = series[(b >= pd.Timestamp(inc.window.start)) & (b < pd.Timestamp(inc.window.end))]
