@@ -7,7 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 EvidenceKind = Literal["sql", "anomaly", "segments", "causal_estimate", "experiment_estimate",
-                       "upstream_attribution", "confinement", "twin_order", "impact", "retrieval", "ranking", "note"]
+                       "upstream_attribution", "confinement", "twin_order", "impact", "retrieval", "ranking", "note",
+                       "agent_trace"]
 
 
 class Evidence(BaseModel):
@@ -71,6 +72,14 @@ class SimilarOut(BaseModel):
     root_cause_summary: str | None = None
 
 
+class Finding(BaseModel):
+    """A question-driven finding the agent added: only with its own evidence (a query it ran)."""
+
+    title: str
+    sql: str | None = None
+    evidence: list[str] = Field(default_factory=list)
+
+
 class Report(BaseModel):
     """The spec's JSON plus optional keys (onset, reasons, limitations) that the spec allows."""
 
@@ -85,6 +94,8 @@ class Report(BaseModel):
     narrative: str
     limitations: list[str] = Field(default_factory=list)
     elapsed_ms: float | None = None
+    findings: list[Finding] = Field(default_factory=list)
+    narrative_source: Literal["template", "model", "model_repaired"] = "template"
 
 
 class EvidenceLog:
