@@ -32,7 +32,7 @@ class ScriptedChatModel(BaseChatModel):
     """Replies from ``policy`` or, in order, from ``replies``; ``bind_tools`` returns itself."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
-    replies: list[AIMessage | str] = Field(default_factory=list)
+    replies: list[Any] = Field(default_factory=list)
     policy: Any = None
     received: list[list[BaseMessage]] = Field(default_factory=list)
     bound_tools: list[Any] = Field(default_factory=list)
