@@ -77,7 +77,7 @@ def investigation_events(*, workspace: Workspace, incident: Incident, model: Bas
     """Run the agent and yield its events; the last event is ``report`` with the report JSON."""
     settings = settings or workspace.settings
     t0 = time.perf_counter()
-    redactor = Redactor.for_workspace(workspace)
+    redactor = toolkit.redactor if toolkit is not None else Redactor.for_workspace(workspace)
     toolkit = toolkit or Toolkit(ws=workspace, incident=incident, settings=settings, redactor=redactor,
                                  history=history)
     trace = Trace()
