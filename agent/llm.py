@@ -23,7 +23,11 @@ def build_chat_model(settings: Settings) -> BaseChatModel | None:
     from langchain_openai import ChatOpenAI
 
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"  # vLLM / Ollama
+    # langchain-openai renames max_tokens to max_completion_tokens; servers that predate the new name get
+    # the old field through extra_body, which is sent as is
+    legacy = settings.llm_max_tokens_field == "max_tokens"
     return ChatOpenAI(model=settings.llm_model, base_url=settings.llm_base_url, api_key=key,  # type: ignore[arg-type]
                       timeout=settings.llm_timeout_s, max_retries=settings.llm_max_retries,
-                      max_tokens=settings.llm_max_tokens, temperature=settings.llm_temperature,  # type: ignore
-                      stream_usage=True)
+                      max_tokens=None if legacy else settings.llm_max_tokens,  # type: ignore[call-arg]
+                      extra_body={"max_tokens": settings.llm_max_tokens} if legacy else None,
+                      temperature=settings.llm_temperature, stream_usage=True)

@@ -57,6 +57,11 @@ class Trace(BaseModel):
     def tool_calls(self) -> int:
         return sum(1 for s in self.steps if s.kind == "tool")
 
+    @property
+    def tool_turns(self) -> int:
+        """Model turns that asked for tools (repeated calls the guard refused count too)."""
+        return sum(1 for s in self.steps if s.kind == "model" and s.args.get("tool_calls"))
+
 
 def _content(message: BaseMessage) -> str:
     c = message.content
@@ -100,8 +105,8 @@ class Guards(AgentMiddleware):  # type: ignore[type-arg]
         if system is not None:
             system = SystemMessage(content=self.redactor.text(_content(system)))
         force = None
-        if self.trace.tool_calls >= self.max_steps:
-            force = f"The step cap ({self.max_steps} tool calls) is reached"
+        if self.trace.tool_turns >= self.max_steps:
+            force = f"The step cap ({self.max_steps} tool-calling steps) is reached"
             self.trace.stopped = "step_cap"
         elif self.trace.tokens >= self.token_budget:
             force = f"The token budget ({self.token_budget} tokens) is spent"

@@ -80,12 +80,16 @@ PLAN = ("detect_anomaly", "localize_segments", "rank_causes", "estimate_candidat
 def tool_results(messages: list[BaseMessage]) -> dict[str, dict[str, Any]]:
     """The latest result of each tool in the conversation, parsed."""
     out: dict[str, dict[str, Any]] = {}
+    names: dict[str, str] = {}  # over the wire a tool message carries only the call id
     for m in messages:
+        for tc in getattr(m, "tool_calls", None) or []:
+            names[tc.get("id") or ""] = tc["name"]
         if isinstance(m, ToolMessage):
+            name = m.name or names.get(m.tool_call_id, "")
             try:
-                out[m.name or ""] = json.loads(str(m.content))
+                out[name] = json.loads(str(m.content))
             except ValueError:
-                out[m.name or ""] = {"status": "error", "error": str(m.content)}
+                out[name] = {"status": "error", "error": str(m.content)}
     return out
 
 
