@@ -65,6 +65,7 @@ def chat_turn(session: ChatSession, question: str, *, model: BaseChatModel, ws: 
         for event in investigation_events(workspace=ws, incident=incident, model=model, history=history_file,
                                           toolkit=tk):
             if event.kind == "report":
+                session.incident = redactor.value(session.incident)  # the raw text stays out of stored state
                 session.report = event.data
                 report = Report.model_validate(event.data)
                 trace = next(e for e in reversed(report.evidence) if e.kind == "agent_trace")
