@@ -17,8 +17,6 @@ from pydantic import BaseModel
 from agent.report import Report
 
 CITE = re.compile(r"\[(E\d+)\]")
-NUMBER = re.compile(r"(?<![\w\-./:=<>])(?:(?<=[=<>])|)([-+]?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?)"
-                    r"(\s?(?:%|ms\b|k\b|K\b|M\b|s\b|x\b|×|pp\b))?(?![\w\-/:]|\.\d)")
 NUMBER = re.compile(r"(?<![\w\-./:])([-+]?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?)"
                     r"(\s?(?:%|ms\b|k\b|K\b|M\b|s\b|x\b|×|pp\b))?(?![\w\-/:]|\.\d)")
 FREE_INTS = 10  # integers up to this are counting words ("top 3", "2 refutations"), not measurements

@@ -164,7 +164,8 @@ class Guards(AgentMiddleware):  # type: ignore[type-arg]
             status = json.loads(output).get("status", "ok")
         except (ValueError, AttributeError):
             pass
-        self.trace.steps.append(TraceStep(kind="tool", name=call["name"], args=self.redactor.value(call.get("args", {})),
+        self.trace.steps.append(TraceStep(kind="tool", name=call["name"],
+                                          args=self.redactor.value(call.get("args", {})),
                                           output=self.redactor.text(output), status=status,
                                           latency_ms=round(latency, 1)))
         self._emit("tool_end", name=call["name"], status=status, latency_ms=round(latency, 1))

@@ -21,7 +21,7 @@ from agent.incident import Incident
 from agent.privacy import Redactor
 from agent.report import Evidence, Report
 from tools.settings import Settings
-from tools.workspace import GuardRejected, Workspace, WarehouseError
+from tools.workspace import GuardRejected, WarehouseError, Workspace
 
 Status = Literal["ok", "error", "no_data"]
 

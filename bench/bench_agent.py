@@ -53,8 +53,9 @@ def main() -> int:
             red_ms.append((time.perf_counter() - t0) * 1000)
             tk = Toolkit(ws=ws, incident=inc, settings=settings, redactor=red, history=history)
             t0 = time.perf_counter()
-            events = list(investigation_events(workspace=ws, incident=inc, model=ScriptedChatModel(policy=plan_follower),
-                                               settings=settings, history=history, toolkit=tk))
+            model = ScriptedChatModel(policy=plan_follower)
+            events = list(investigation_events(workspace=ws, incident=inc, model=model, settings=settings,
+                                               history=history, toolkit=tk))
             tot.append((time.perf_counter() - t0) * 1000)
             eng.append(tk.engine_ms)
             report = Report.model_validate(events[-1].data)
@@ -65,7 +66,8 @@ def main() -> int:
             check_numbers(report.narrative, evidence_numbers(report))
             chk_ms.append((time.perf_counter() - t0) * 1000)
         med = statistics.median
-        print(f"{name:30} {med(eng):10.0f} {med(tot):15.0f} {med(tot) - med(eng) + med(red_ms):12.0f} {med(red_ms):9.1f} "
+        overhead = med(tot) - med(eng) + med(red_ms)
+        print(f"{name:30} {med(eng):10.0f} {med(tot):15.0f} {overhead:12.0f} {med(red_ms):9.1f} "
               f"{med(pr_ms):8.1f} {med(chk_ms):8.1f}")
     print("overhead = agent total - engine + the redactor load (PII values read once per investigation); it "
           "covers 7 scripted model turns, tool wrapping, prompts, the checker; the model latency is not included")

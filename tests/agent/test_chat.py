@@ -28,7 +28,8 @@ def test_follow_ups_reuse_the_session(tmp_path: Path) -> None:
     def exclude_ios(messages: list[BaseMessage]) -> AIMessage:
         if isinstance(messages[-1], ToolMessage):
             r = json.loads(str(messages[-1].content))
-            return AIMessage(content=f"Without iOS the skip rate is {r['data']['rows'][0][0]:.4f} [{r['evidence'][0]}].")
+            rate = r["data"]["rows"][0][0]
+            return AIMessage(content=f"Without iOS the skip rate is {rate:.4f} [{r['evidence'][0]}].")
         return call("run_sql", sql="SELECT avg(CASE WHEN age_gate_skipped THEN 1.0 ELSE 0.0 END) AS rate "
                                    "FROM signups WHERE platform <> 'ios'", purpose="skip rate without iOS")
 

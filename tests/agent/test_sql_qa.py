@@ -28,8 +28,9 @@ def test_verified_pairs_reach_the_prompt_and_the_guard_message_reaches_the_model
     store.add(question="how many sign-ups skipped the age gate in EU", workspace="ex",
               sql="SELECT count(*) FROM signups WHERE region = 'EU' AND age_gate_skipped")
     store.add(question="list config changes", workspace="ex", sql="SELECT change_id FROM config_changes")
-    model = ScriptedChatModel(replies=["```sql\nSELECT user_id FROM signups WHERE age_gate_skipped\n```",
-                                       "```sql\nSELECT count(DISTINCT user_id) FROM signups WHERE age_gate_skipped\n```"])
+    wrong = "```sql\nSELECT user_id FROM signups WHERE age_gate_skipped\n```"
+    right = "```sql\nSELECT count(DISTINCT user_id) FROM signups WHERE age_gate_skipped\n```"
+    model = ScriptedChatModel(replies=[wrong, right])
     ans = answer_question(ws=ws, question="how many users skipped the age gate?", model=model,
                           redactor=Redactor.for_workspace(ws), examples=store, workspace_name="ex")
     assert ans.status == "ok" and len(ans.attempts) == 2 and ans.attempts[0].rule == "pii_exposed"
