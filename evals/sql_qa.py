@@ -37,13 +37,14 @@ class SqlCase(BaseModel):
     ordered: bool = False
 
 
-def workspace_dir(name: str) -> Path:
+def workspace_dir(name: str, demo: Path = DEMO) -> Path:
+    """The example scenario, or the demo workspace (generated into ``demo`` when missing)."""
     if name == "example":
         return EXAMPLE
-    if not (DEMO / "catalog.yaml").is_file():
+    if not (demo / "catalog.yaml").is_file():
         subprocess.run([sys.executable, "-m", "evals.generator", "--family", "pii_leak_deploy", "--seed", "1",
-                        "--size", "small", "--out", str(DEMO)], check=True, cwd=ROOT, capture_output=True)
-    return DEMO
+                        "--size", "small", "--out", str(demo)], check=True, cwd=ROOT, capture_output=True)
+    return demo
 
 
 def _norm(v: Any) -> Any:
@@ -86,7 +87,7 @@ class CaseResult(BaseModel):
     detail: str = ""
 
 
-def run(cases: list[SqlCase]) -> list[CaseResult]:
+def run(cases: list[SqlCase], *, demo: Path = DEMO) -> list[CaseResult]:
     from agent.privacy import Redactor
     from agent.scripted import ScriptedChatModel
     from agent.sql_qa import answer_question
@@ -96,7 +97,7 @@ def run(cases: list[SqlCase]) -> list[CaseResult]:
     out = []
     for c in cases:
         if c.workspace not in spaces:
-            ws = Workspace.open(workspace_dir(c.workspace))
+            ws = Workspace.open(workspace_dir(c.workspace, demo))
             spaces[c.workspace] = (ws, Redactor.for_workspace(ws))
         ws, red = spaces[c.workspace]
         model = ScriptedChatModel(replies=list(c.replies))

@@ -57,7 +57,8 @@ def test_follow_ups_reuse_the_session(tmp_path: Path) -> None:
 
 def test_an_unbacked_number_in_a_chat_answer_is_flagged(tmp_path: Path) -> None:
     d = copy_scenario(EXAMPLE, tmp_path / "ex")
-    ws = Workspace.open(d, settings=Settings(chroma_path=tmp_path / "m", embedding="lexical"))
+    ws = Workspace.open(d, settings=Settings(chroma_path=tmp_path / "m", embedding="lexical",
+                                             artifacts_dir=tmp_path / "a"))
     inc = load_incident(d / "incident.json")
     session = ChatSession(id="s2", workspace=str(d), incident=inc.model_dump(mode="json"))
     list(chat_turn(session, "investigate", model=ScriptedChatModel(policy=plan_follower), ws=ws))

@@ -13,10 +13,10 @@ from tools.memory.sql_pairs import SqlPairStore
 from tools.workspace import Workspace
 
 
-def test_question_set_passes() -> None:
+def test_question_set_passes(tmp_path: Path) -> None:
     cases = load_cases()
     assert len(cases) >= 40 and sum(c.expect == "refused" for c in cases) >= 8
-    results = run(cases)
+    results = run(cases, demo=tmp_path / "demo")
     failed = [r for r in results if not r.passed]
     assert failed == []
     assert sum(r.repairs > 0 for r in results if r.status == "ok") >= 20  # most answers needed the repair path
