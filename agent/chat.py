@@ -8,8 +8,9 @@ SQL ("what if we exclude iOS?", "how many users in Germany?") or read what was r
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +115,14 @@ def chat_turn(session: ChatSession, question: str, *, model: BaseChatModel, ws: 
     session.tokens += trace.tokens
     yield AgentEvent(kind="answer", data={"text": answer, "evidence": [e.id for e in tk.extra]})
 
+
+
+async def achat_turn(session: ChatSession, question: str, *, model: BaseChatModel, ws: Workspace,
+                     history_file: Path | None = None) -> AsyncIterator[AgentEvent]:
+    """``chat_turn`` as an async iterator for the HTTP service: each step runs in a worker thread."""
+    events = chat_turn(session, question, model=model, ws=ws, history_file=history_file)
+    while True:
+        event = await asyncio.to_thread(next, events, None)
+        if event is None:
+            return
+        yield event

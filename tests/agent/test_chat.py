@@ -65,3 +65,23 @@ def test_an_unbacked_number_in_a_chat_answer_is_flagged(tmp_path: Path) -> None:
     events = list(chat_turn(session, "how bad?", model=ScriptedChatModel(replies=["About 9999 users [E1]."]), ws=ws))
     assert "_Unchecked: 9999" in events[-1].data["text"]
     assert events[-2].kind == "narrative_check" and events[-2].data["problems"][0]["number"] == "9999"
+
+
+def test_async_turn_streams_the_same_events(tmp_path: Path) -> None:
+    import asyncio
+
+    from agent.chat import achat_turn
+
+    d = copy_scenario(EXAMPLE, tmp_path / "ex")
+    ws = Workspace.open(d, settings=Settings(chroma_path=tmp_path / "m", embedding="lexical",
+                                             artifacts_dir=tmp_path / "a"))
+    inc = load_incident(d / "incident.json")
+    session = ChatSession(id="s3", workspace=str(d), incident=inc.model_dump(mode="json"))
+
+    async def collect() -> list[str]:
+        return [e.kind async for e in achat_turn(session, "investigate", model=ScriptedChatModel(
+            policy=plan_follower), ws=ws)]
+
+    kinds = asyncio.run(collect())
+    assert kinds[0] == "model" and kinds[-1] == "report" and kinds.count("tool_end") == 6
+    assert session.report is not None
