@@ -69,9 +69,9 @@ def chat_turn(session: ChatSession, question: str, *, model: BaseChatModel, ws: 
                 session.incident = redactor.value(session.incident)  # the raw text stays out of stored state
                 session.report = event.data
                 report = Report.model_validate(event.data)
-                trace = next(e for e in reversed(report.evidence) if e.kind == "agent_trace")
-                session.traces.append(trace.data)
-                session.tokens += int(trace.data.get("input_tokens", 0)) + int(trace.data.get("output_tokens", 0))
+                done = next(e for e in reversed(report.evidence) if e.kind == "agent_trace")
+                session.traces.append(done.data)
+                session.tokens += int(done.data.get("input_tokens", 0)) + int(done.data.get("output_tokens", 0))
                 session.extra_evidence = [e.model_dump() for e in tk.extra]
                 user = HumanMessage(content=redactor.text(f"Investigate incident {incident.id}: {incident.title}"))
                 session.messages = messages_to_dict([user, AIMessage(content=report.narrative)])
@@ -83,7 +83,7 @@ def chat_turn(session: ChatSession, question: str, *, model: BaseChatModel, ws: 
     pending: list[AgentEvent] = []
     guards = Guards(redactor=redactor, max_steps=ws.settings.max_agent_steps,
                     token_budget=ws.settings.llm_token_budget, trace=trace,
-                    on_event=lambda kind, data: pending.append(AgentEvent(kind=kind, data=data)))
+                    on_event=lambda kind, data: pending.append(AgentEvent(kind=kind, data=data)))  # type: ignore
     report = Report.model_validate(session.report)
     causes = "\n".join(f"{c.rank}. {c.kind} {c.id} score {c.score} {''.join(f'[{e}]' for e in c.evidence)}"
                        for c in report.root_causes[:5])

@@ -8,6 +8,7 @@ the template narrative, and the report says so) and findings only where it ran i
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,7 +84,7 @@ def investigation_events(*, workspace: Workspace, incident: Incident, model: Bas
     trace = Trace()
     events: list[AgentEvent] = []
     guards = Guards(redactor=redactor, max_steps=settings.max_agent_steps, token_budget=settings.llm_token_budget,
-                    trace=trace, on_event=lambda kind, data: events.append(AgentEvent(kind=kind, data=data)))
+                    trace=trace, on_event=lambda kind, data: events.append(AgentEvent(kind=kind, data=data)))  # type: ignore
     system = redactor.text(prompt("agent_system.md", catalog=catalog_text(toolkit)))
     user = redactor.text(prompt("investigate_user.md", incident_id=incident.id, title=incident.title,
                                 metric=incident.metric or "(not given)", detected_at=incident.detected_at.isoformat(),
@@ -140,11 +141,7 @@ def assemble_report(*, toolkit: Toolkit, messages: list[AnyMessage], system: str
                 f"{len(second)} unbacked number(s) or missing section(s) (first: {second[0][:160]})")
     report.narrative = redactor.text(draft)
     report.narrative_source = source  # type: ignore[assignment]
-    cited = set()
-    if source != "template":
-        import re
-
-        cited = set(re.findall(r"\[(E\d+)\]", report.narrative))
+    cited = set(re.findall(r"\[(E\d+)\]", report.narrative)) if source != "template" else set()
     report.findings = [Finding(title=e.title, sql=e.sql, evidence=[e.id]) for e in toolkit.extra
                        if e.kind == "sql" and e.id in cited]
     report.evidence.append(Evidence(id=f"E{len(report.evidence) + 1}", kind="agent_trace", title="Agent trace",

@@ -124,7 +124,7 @@ class Guards(AgentMiddleware):  # type: ignore[type-arg]
         latency = (time.perf_counter() - t0) * 1000
         ai = next((m for m in response.result if isinstance(m, AIMessage)), None)
         if ai is not None:
-            usage = ai.usage_metadata or {}
+            usage: dict[str, Any] = dict(ai.usage_metadata or {})
             step = TraceStep(kind="model", name="model", latency_ms=round(latency, 1),
                              input_tokens=int(usage.get("input_tokens", 0)),
                              output_tokens=int(usage.get("output_tokens", 0)),
@@ -178,7 +178,7 @@ def run_agent(*, model: BaseChatModel, tools: list[BaseTool], system_prompt: str
     graph = create_agent(model, tools, system_prompt=system_prompt, middleware=[guards])
     # every tool call costs two graph steps; leave room for the forced answer after the cap
     limit = 2 * guards.max_steps + 10
-    state = graph.invoke({"messages": messages}, config={"recursion_limit": limit})
+    state = graph.invoke({"messages": messages}, config={"recursion_limit": limit})  # type: ignore[call-overload]
     return list(state["messages"])
 
 
@@ -188,7 +188,7 @@ def stream_agent(*, model: BaseChatModel, tools: list[BaseTool], system_prompt: 
     graph = create_agent(model, tools, system_prompt=system_prompt, middleware=[guards])
     limit = 2 * guards.max_steps + 10
     final: list[AnyMessage] = list(messages)
-    for mode, chunk in graph.stream({"messages": messages}, config={"recursion_limit": limit},
+    for mode, chunk in graph.stream({"messages": messages}, config={"recursion_limit": limit},  # type: ignore
                                     stream_mode=["messages", "values"]):
         if mode == "messages":
             msg, _meta = chunk

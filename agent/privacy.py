@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from typing import Any
 
 from tools.workspace import Workspace
@@ -27,6 +28,10 @@ MAX_KNOWN = 500_000  # distinct PII / unit values loaded for matching; patterns 
 
 def _tag(kind: str, value: str) -> str:
     return f"<{kind}:{hashlib.sha256(value.encode()).hexdigest()[:6]}>"
+
+
+def _tagger(kind: str) -> Callable[[re.Match[str]], str]:
+    return lambda m: _tag(kind, m.group())
 
 
 class Redactor:
@@ -65,7 +70,7 @@ class Redactor:
             value = _TOKEN.sub(lambda m: _tag(self.known[m.group()], m.group()) if m.group() in self.known
                                else m.group(), value)
         for kind, pattern in PATTERNS.items():
-            value = pattern.sub(lambda m, k=kind: _tag(k, m.group()), value)
+            value = pattern.sub(_tagger(kind), value)
         return value
 
     def value(self, value: Any) -> Any:

@@ -128,9 +128,6 @@ class Toolkit:
     def evidence(self) -> list[Evidence]:
         return [*self._engine_report().evidence, *self.extra]
 
-    def _cite(self, ids: list[str]) -> list[str]:
-        return [i for i in ids if i]
-
     # ------------------------------------------------------------------ tools
 
     def describe_catalog(self) -> ToolResult:
@@ -249,8 +246,8 @@ class Toolkit:
         ax.plot(xs, ys, lw=1)
         from datetime import datetime
 
-        ax.axvspan(datetime.fromisoformat(r.anomaly.start), datetime.fromisoformat(r.anomaly.end), alpha=0.2,
-                   color="red")
+        ax.axvspan(datetime.fromisoformat(r.anomaly.start), datetime.fromisoformat(r.anomaly.end),  # type: ignore
+                   alpha=0.2, color="red")
         ax.set_title(f"{r.metric} {filters or ''}".strip())
         fig.autofmt_xdate()
         fig.tight_layout()

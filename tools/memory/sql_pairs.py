@@ -10,6 +10,7 @@ import hashlib
 from pathlib import Path
 
 import chromadb
+from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 from pydantic import BaseModel
 
@@ -30,7 +31,7 @@ class SqlPair(BaseModel):
 class SqlPairStore:
     """Add and search verified pairs; open with ``SqlPairStore.open(path=...)``."""
 
-    def __init__(self, collection: chromadb.api.models.Collection.Collection) -> None:
+    def __init__(self, collection: Collection) -> None:
         self._collection = collection
 
     @classmethod
@@ -56,7 +57,8 @@ class SqlPairStore:
         where = {"workspace": workspace} if workspace else None
         res = self._collection.query(query_texts=[question], n_results=min(k, n), where=where)  # type: ignore
         out = []
-        for doc, meta, dist in zip(res["documents"][0], res["metadatas"][0], res["distances"][0], strict=False):
+        docs, metas, dists = (res["documents"] or [[]])[0], (res["metadatas"] or [[]])[0], (res["distances"] or [[]])[0]
+        for doc, meta, dist in zip(docs, metas, dists, strict=False):
             out.append(SqlPair(question=doc, sql=str(meta["sql"]), workspace=str(meta.get("workspace", "")),
                                score=round(1.0 - float(dist), 4)))
         return out
