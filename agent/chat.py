@@ -27,6 +27,7 @@ from agent.privacy import Redactor
 from agent.report import Evidence, Report
 from agent.toolkit import Toolkit
 from agent.tools import build_tools
+from tools.memory.sql_pairs import SqlPairStore
 from tools.workspace import Workspace
 
 
@@ -57,8 +58,11 @@ def _toolkit(session: ChatSession, ws: Workspace, redactor: Redactor) -> Toolkit
 
 
 def chat_turn(session: ChatSession, question: str, *, model: BaseChatModel, ws: Workspace,
-              history_file: Path | None = None) -> Iterator[AgentEvent]:
-    """Answer one message; mutates ``session`` (messages, evidence, tokens) as the turn completes."""
+              history_file: Path | None = None, examples: SqlPairStore | None = None) -> Iterator[AgentEvent]:
+    """Answer one message; mutates ``session`` (messages, evidence, tokens) as the turn completes.
+
+    ``examples``: verified question -> SQL pairs; the nearest ones to the question go into the prompt.
+    """
     redactor = Redactor.for_workspace(ws)
     if session.report is None:
         incident = Incident.model_validate(session.incident)
@@ -88,8 +92,11 @@ def chat_turn(session: ChatSession, question: str, *, model: BaseChatModel, ws: 
     causes = "\n".join(f"{c.rank}. {c.kind} {c.id} score {c.score} {''.join(f'[{e}]' for e in c.evidence)}"
                        for c in report.root_causes[:5])
     queries = "\n".join(f"[{e.id}] {e.sql}" for e in tk.evidence() if e.kind == "sql" and e.sql)
+    shots = examples.similar(question, k=3, workspace=Path(session.workspace).name) if examples else []
+    verified = "\n".join(f"Q: {p.question}\nSQL: {p.sql}" for p in shots) or "(none yet)"
     system = redactor.text(prompt("chat_system.md", catalog=catalog_text(tk), incident=report.incident_id,
-                                  metric=report.metric, causes=causes or "(none)", queries=queries[-6000:]))
+                                  metric=report.metric, causes=causes or "(none)", queries=queries[-6000:],
+                                  examples=verified))
     messages = [*session.history(), HumanMessage(content=redactor.text(question))]
     final = messages
     for kind, payload in stream_agent(model=model, tools=build_tools(tk, max_chars=ws.settings.llm_tool_output_chars),
@@ -126,3 +133,23 @@ async def achat_turn(session: ChatSession, question: str, *, model: BaseChatMode
         if event is None:
             return
         yield event
+
+
+def mark_answer_right(session: ChatSession, *, store: SqlPairStore, evidence_id: str) -> str | None:
+    """A responder confirmed an answer: its question and the query behind ``evidence_id`` become a verified pair.
+
+    Returns the pair id, or None when the evidence is not a query the agent ran in this session.
+    """
+    ev = next((e for e in session.extra_evidence if e["id"] == evidence_id and e["kind"] == "sql" and e.get("sql")),
+              None)
+    if ev is None:
+        return None
+    history = session.history()
+    question = None
+    for i, m in enumerate(history):  # the human message that led to the first answer citing the evidence
+        if isinstance(m, AIMessage) and f"[{evidence_id}]" in str(m.content):
+            question = next((str(h.content) for h in reversed(history[:i]) if isinstance(h, HumanMessage)), None)
+            break
+    if question is None:
+        return None
+    return store.add(question=question, sql=str(ev["sql"]), workspace=Path(session.workspace).name)

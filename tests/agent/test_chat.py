@@ -7,10 +7,11 @@ from pathlib import Path
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
-from agent.chat import ChatSession, chat_turn
+from agent.chat import ChatSession, chat_turn, mark_answer_right
 from agent.incident import load_incident
 from agent.scripted import ScriptedChatModel, call, plan_follower
 from tests.conftest import EXAMPLE, copy_scenario
+from tools.memory.sql_pairs import SqlPairStore
 from tools.settings import Settings
 from tools.workspace import Workspace
 
@@ -53,6 +54,15 @@ def test_follow_ups_reuse_the_session(tmp_path: Path) -> None:
     third = list(chat_turn(restored, "show the SQL", model=ScriptedChatModel(policy=show_sql), ws=ws))
     assert "platform <> 'ios'" in third[-1].data["text"]
     assert len(restored.messages) == 6 and restored.tokens > 0 and len(restored.traces) == 3
+
+    # the responder marks the iOS answer right: the pair is stored and reaches the next similar question
+    store = SqlPairStore.open(path=tmp_path / "pairs", embedding="lexical")
+    assert mark_answer_right(restored, store=store, evidence_id="E1") is None
+    assert mark_answer_right(restored, store=store, evidence_id=new_id) is not None
+    model4 = ScriptedChatModel(replies=["ok"])
+    list(chat_turn(restored, "and if we exclude android?", model=model4, ws=ws, examples=store))
+    system = str(model4.received[0][0].content)
+    assert "Q: what if we exclude iOS?" in system and "platform <> 'ios'" in system
 
 
 def test_an_unbacked_number_in_a_chat_answer_is_flagged(tmp_path: Path) -> None:
