@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, TypeAdapter, model_serializer
 
 
 class Payload(BaseModel):
@@ -19,12 +19,17 @@ class Payload(BaseModel):
         return {k: v for k, v in handler(self).items() if k in self.model_fields_set}
 
     def __getitem__(self, key: str) -> Any:
+        if key in (self.model_extra or {}):
+            return (self.model_extra or {})[key]
         if key not in type(self).model_fields or key not in self.model_fields_set:
             raise KeyError(key)
         return getattr(self, key)
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self[key] if key in type(self).model_fields and key in self.model_fields_set else default
+        try:
+            return self[key]
+        except KeyError:
+            return default
 
 
 class SqlData(Payload):
@@ -32,6 +37,8 @@ class SqlData(Payload):
     rows: int
     elapsed_ms: float
     truncated: bool
+    columns: list[str] | None = None        # an agent's own query: its columns and (redacted) first rows
+    sample: list[list[Any]] | None = None
 
 
 class AnomalyData(Payload):
@@ -159,6 +166,19 @@ class NoteData(Payload):
     text: str
 
 
+class ChartData(Payload):
+    kind = "chart"
+    artifact: str
+    filters: dict[str, Any] | None = None
+
+
+class AgentTraceData(Payload):
+    """The LLM loop's whole trace (tool calls and results, tokens, latency), kept as evidence."""
+
+    model_config = ConfigDict(extra="allow")
+    kind = "agent_trace"
+
+
 class _EvidenceBase(BaseModel):
     """One citable fact: a query as run, an estimate with its method, a retrieval; ids are E1, E2, ..."""
 
@@ -238,13 +258,35 @@ class NoteEvidence(_EvidenceBase):
     data: NoteData
 
 
+class ChartEvidence(_EvidenceBase):
+    kind: Literal["chart"] = "chart"
+    data: ChartData
+
+
+class AgentTraceEvidence(_EvidenceBase):
+    kind: Literal["agent_trace"] = "agent_trace"
+    data: AgentTraceData
+
+
 Evidence = Annotated[
     SqlEvidence | AnomalyEvidence | SegmentsEvidence | CausalEstimateEvidence | ExperimentEstimateEvidence
     | UpstreamEvidence | ConfinementEvidence | TwinOrderEvidence | ImpactEvidence | RetrievalEvidence
-    | RankingEvidence | ErrorEvidence | NoteEvidence,
+    | RankingEvidence | ErrorEvidence | NoteEvidence | ChartEvidence | AgentTraceEvidence,
     Field(discriminator="kind")]
 _EVIDENCE: dict[str, type[_EvidenceBase]] = {
     cls.model_fields["kind"].default: cls for cls in _EvidenceBase.__subclasses__()}
+_PARSE_EVIDENCE: TypeAdapter[Evidence] = TypeAdapter(Evidence)
+
+
+def make_evidence(eid: str, title: str, data: Payload, *, sql: str | None = None,
+                  method: str | None = None) -> Evidence:
+    """One evidence item of its payload's kind (the engine's log and the agent's own items alike)."""
+    return _EVIDENCE[data.kind](id=eid, title=title, sql=sql, method=method, data=data)  # type: ignore[return-value]
+
+
+def parse_evidence(raw: Any) -> Evidence:
+    """An evidence item read back from JSON (a chat session, a stored report)."""
+    return _PARSE_EVIDENCE.validate_python(raw)
 
 
 class AnomalyOut(BaseModel):
@@ -297,6 +339,14 @@ class SimilarOut(BaseModel):
     root_cause_summary: str | None = None
 
 
+class Finding(BaseModel):
+    """A question-driven finding the agent added: only with its own evidence (a query it ran)."""
+
+    title: str
+    sql: str | None = None
+    evidence: list[str] = Field(default_factory=list)
+
+
 class Report(BaseModel):
     """The spec's JSON plus optional keys (onset, reasons, limitations) that the spec allows."""
 
@@ -311,6 +361,8 @@ class Report(BaseModel):
     narrative: str
     limitations: list[str] = Field(default_factory=list)
     elapsed_ms: float | None = None
+    findings: list[Finding] = Field(default_factory=list)
+    narrative_source: Literal["template", "model", "model_repaired"] = "template"
 
 
 class EvidenceLog:
@@ -322,6 +374,5 @@ class EvidenceLog:
     def add(self, title: str, data: Payload, *, sql: str | None = None, method: str | None = None) -> str:
         """Record one item (its kind is its payload's) and return its id."""
         eid = f"E{len(self.items) + 1}"
-        item = _EVIDENCE[data.kind](id=eid, title=title, sql=sql, method=method, data=data)
-        self.items.append(item)  # type: ignore[arg-type]  # one of the union's members, chosen by kind
+        self.items.append(make_evidence(eid, title, data, sql=sql, method=method))
         return eid

@@ -40,18 +40,33 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 @app.command()
 def investigate(scenario: Annotated[Path, typer.Argument(help="Scenario folder (spec section 1).")],
                 as_json: Annotated[bool, typer.Option("--json", help="Print the report JSON only.")] = False,
-                quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False) -> None:
-    """Investigate the scenario's incident and print the report."""
+                quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+                offline: Annotated[bool, typer.Option("--offline", help="The offline analyst even if an LLM is "
+                                                      "configured.")] = False) -> None:
+    """Investigate the scenario's incident and print the report (the LLM agent when RCA_LLM_* is set)."""
     from agent.investigate import investigate_scenario
+    from agent.llm import build_chat_model
+    from tools.settings import Settings
 
     def progress(step: str) -> None:
         if not quiet:
             err_console.print(f"[dim]… {step}[/dim]")
 
+    model = None if offline else build_chat_model(Settings())
     try:
-        report = investigate_scenario(scenario, progress=progress)
+        if model is None:
+            report = investigate_scenario(scenario, progress=progress)
+        else:
+            from agent.llm_investigate import investigate_scenario_with_model
+
+            progress("agent investigation")
+            report = investigate_scenario_with_model(scenario, model=model, settings=Settings())
     except USER_ERRORS as err:
         raise fail(one_line(err)) from None
+    except Exception as err:  # the model endpoint failed after its retries: a failed run, said in one line
+        if type(err).__module__.split(".")[0] != "openai":
+            raise
+        raise fail(f"LLM endpoint: {one_line(err)}", code=1) from None
     if as_json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
         return
@@ -105,6 +120,78 @@ def sql(scenario: Annotated[Path, typer.Argument(help="Scenario or workspace fol
     out_console.print(table)
     err_console.print(f"{len(result.rows)} rows in {result.elapsed_ms:.1f} ms"
                       f"{' (truncated)' if result.truncated else ''}")
+
+
+def _llm_or_fail():  # noqa: ANN202
+    from agent.llm import build_chat_model
+    from tools.settings import Settings
+
+    model = build_chat_model(Settings())
+    if model is None:
+        raise fail("no LLM configured: set RCA_LLM_API_KEY and/or RCA_LLM_BASE_URL (see docs/agent.md)")
+    return model
+
+
+@app.command()
+def ask(scenario: Annotated[Path, typer.Argument(help="Scenario or workspace folder.")],
+        question: Annotated[str, typer.Argument(help="A question the data can answer, in words.")],
+        as_json: Annotated[bool, typer.Option("--json", help="Machine output.")] = False) -> None:
+    """Answer a question with guarded SQL the LLM writes (repaired on the guard's message)."""
+    from agent.privacy import Redactor
+    from agent.sql_qa import answer_question
+    from tools.memory.sql_pairs import SqlPairStore
+    from tools.settings import Settings
+    from tools.workspace import Workspace
+
+    model = _llm_or_fail()
+    try:
+        ws = Workspace.open(scenario)
+        store = SqlPairStore.open(path=Settings().chroma_path)
+        ans = answer_question(ws=ws, question=question, model=model, redactor=Redactor.for_workspace(ws),
+                              examples=store, workspace_name=scenario.resolve().name)
+    except USER_ERRORS as err:
+        raise fail(one_line(err)) from None
+    if as_json:
+        sys.stdout.write(ans.model_dump_json() + "\n")
+    else:
+        if ans.sql:
+            err_console.print(ans.sql, markup=False, highlight=False, style="dim")
+        for row in ans.rows:
+            out_console.print("\t".join("" if v is None else str(v) for v in row), markup=False, highlight=False)
+        if ans.status != "ok":
+            err_console.print(f"{ans.status}: {ans.message}", markup=False, highlight=False)
+    if ans.status != "ok":
+        raise typer.Exit(1)
+
+
+@app.command()
+def chat(scenario: Annotated[Path, typer.Argument(help="Scenario folder (its incident is investigated first).")]
+         ) -> None:
+    """Investigate, then answer follow-up questions (empty line or Ctrl-D to stop)."""
+    from agent.chat import ChatSession, chat_turn
+    from agent.incident import load_incident
+    from tools.workspace import Workspace
+
+    model = _llm_or_fail()
+    try:
+        ws = Workspace.open(scenario)
+        incident = load_incident(scenario / "incident.json")
+    except USER_ERRORS as err:
+        raise fail(one_line(err)) from None
+    history = scenario / "history.jsonl"
+    session = ChatSession(id=incident.id, workspace=str(scenario), incident=incident.model_dump(mode="json"))
+    question = "investigate"
+    while question:
+        for event in chat_turn(session, question, model=model, ws=ws,
+                               history_file=history if history.is_file() else None):
+            if event.kind == "tool_start":
+                err_console.print(f"[dim]… {event.data.get('name')}[/dim]")
+            elif event.kind == "answer":
+                out_console.print(event.data["text"], markup=False, highlight=False)
+        try:
+            question = input("> ").strip()
+        except EOFError:
+            question = ""
 
 
 @app.command()

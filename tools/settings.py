@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,16 @@ class Settings(BaseSettings):
     engine_max_rows: int = Field(200_000, gt=0, description="Row cap on the engine's own aggregate queries "
                                  "(cells, not events); a cut result is reported, never silent.")
     max_agent_steps: int = Field(12, gt=0, description="Tool-call cap before the agent must answer.")
+    llm_timeout_s: float = Field(60.0, gt=0, description="Wall-clock cap on one chat-completions request.")
+    llm_max_retries: int = Field(3, ge=0, description="Retries (exponential backoff) on 429 / 5xx / timeouts.")
+    llm_max_tokens: int = Field(2048, gt=0, description="Output-token cap sent with every request.")
+    llm_max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = Field(
+        "max_completion_tokens", description="Request field carrying the cap (max_tokens for older servers).")
+    llm_temperature: float = Field(0.0, ge=0, description="Sampling temperature (0 = as repeatable as it gets).")
+    llm_token_budget: int = Field(200_000, gt=0, description="Tokens one investigation or chat turn may spend.")
+    llm_sql_repairs: int = Field(3, ge=0, description="How often a rejected or failing SQL goes back to the model.")
+    llm_tool_output_chars: int = Field(6000, gt=200, description="Cap on one tool result shown to the model.")
+    artifacts_dir: Path = Field(Path(".rca/artifacts"), description="Charts and other files the agent draws.")
     lookback_hours: int = Field(72, gt=0, description="How far before the anomaly to look for candidate changes.")
     host: str = "127.0.0.1"
     port: int = 8000
