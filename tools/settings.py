@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     max_rows: int = Field(10_000, gt=0, description="Row cap forced on every guarded query.")
     max_agent_steps: int = Field(12, gt=0, description="Tool-call cap before the agent must answer.")
     lookback_hours: int = Field(72, gt=0, description="How far before the anomaly to look for candidate changes.")
+    auth_disabled: bool = Field(False, description="Dev only: every request acts as admin; never in production.")
+    workers: int = Field(2, gt=0, le=64, description="Investigations run at once in the service's worker pool.")
+    max_attempts: int = Field(2, gt=0, description="Runs of one investigation (restarts included) before it fails.")
+    rate_limit_per_minute: int = Field(600, gt=0, description="Requests per minute per API key.")
+    max_request_bytes: int = Field(1_000_000, gt=0, description="Largest request body the API accepts.")
+    impact_k: int = Field(10, gt=0, description="Impact counts under k are suppressed (k-anonymity).")
     host: str = "127.0.0.1"
     port: int = 8000
 
