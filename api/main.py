@@ -67,6 +67,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(RequestMetrics, metrics=state.metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    # --- Slack bot (api/slack): POST /slack/events, 503 until RCA_SLACK_SIGNING_SECRET is set ---
+    from api.slack.routes import mount_slack
+
+    mount_slack(app)
+    # --- end Slack bot ---
     return app
 
 

@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(600, gt=0, description="Requests per minute per API key.")
     max_request_bytes: int = Field(1_000_000, gt=0, description="Largest request body the API accepts.")
     impact_k: int = Field(10, gt=0, description="Impact counts under k are suppressed (k-anonymity).")
+    # --- Slack bot (api/slack) ---
+    slack_signing_secret: SecretStr | None = Field(
+        None, description="Slack app signing secret; unset = /slack/events answers 503 (bot off).")
+    slack_bot_token: SecretStr | None = Field(
+        None, description="Bot token (xoxb-...) of the default installation (single workspace).")
+    slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL (tests: a mock).")
+    public_base_url: str = Field("http://127.0.0.1:8000", description="The service's URL as users reach it "
+                                 "(links to full reports in Slack).")
+    # --- end Slack bot ---
     host: str = "127.0.0.1"
     port: int = 8000
 
