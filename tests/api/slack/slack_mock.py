@@ -22,6 +22,7 @@ class Call:
     method: str
     params: dict[str, Any]
     raw: bytes = b""
+    reply: dict[str, Any] = field(default_factory=dict)  # what the mock answered (e.g. the posted ts)
 
 
 @dataclass
@@ -103,29 +104,34 @@ def start_mock() -> SlackMock:
                 return self._reply("OK - uploaded")
             method = path.removeprefix("/api/")
             params = _params(self, raw)
-            mock.record(Call(method, params, raw))
+            call = Call(method, params, raw)
+            call.reply = reply = self._answer(method, params)
+            mock.record(call)
+            return self._reply(reply)
+
+        def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
             if method in mock.fail:
-                return self._reply({"ok": False, "error": mock.fail[method]})
+                return {"ok": False, "error": mock.fail[method]}
             if method == "auth.test":
-                return self._reply({"ok": True, "url": "https://example.slack.com/", "team": "Example",
-                                    "user": "rca", "team_id": "T1", "user_id": "UBOT", "bot_id": "B1"})
+                return {"ok": True, "url": "https://example.slack.com/", "team": "Example", "user": "rca",
+                        "team_id": "T1", "user_id": "UBOT", "bot_id": "B1"}
             if method == "chat.postMessage":
                 ts = mock.next_ts()
-                return self._reply({"ok": True, "channel": params.get("channel"), "ts": ts,
-                                    "message": {"text": params.get("text"), "ts": ts}})
+                return {"ok": True, "channel": params.get("channel"), "ts": ts,
+                        "message": {"text": params.get("text"), "ts": ts}}
             if method == "chat.update":
-                return self._reply({"ok": True, "channel": params.get("channel"), "ts": params.get("ts")})
+                return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
             if method == "chat.postEphemeral":
-                return self._reply({"ok": True, "message_ts": mock.next_ts()})
+                return {"ok": True, "message_ts": mock.next_ts()}
             if method == "files.getUploadURLExternal":
-                fid = f"F{len(mock.of(method)):04d}"
-                return self._reply({"ok": True, "file_id": fid, "upload_url": f"{mock.base}/upload/{fid}"})
+                fid = f"F{len(mock.of(method)) + 1:04d}"
+                return {"ok": True, "file_id": fid, "upload_url": f"{mock.base}/upload/{fid}"}
             if method == "files.completeUploadExternal":
                 files = params.get("files") or []
-                return self._reply({"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]})
+                return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
             if method == "response_url":
-                return self._reply("ok")
-            return self._reply({"ok": False, "error": "unknown_method"})
+                return {"ok": True}
+            return {"ok": False, "error": "unknown_method"}
 
         do_GET = do_POST  # noqa: N815
 
