@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from slack_bolt.authorization import AuthorizeResult
@@ -48,10 +47,11 @@ def slack_settings(root: Path, state: Path, mock: SlackMock, **extra: Any) -> Se
 
 
 def send(client: TestClient, body: str, content_type: str, *, secret: str = SECRET, ts: int | None = None,
-         headers: dict[str, str] | None = None) -> httpx.Response:
+         headers: dict[str, str] | None = None) -> Any:
     """POST a request signed the way Slack signs it (v0 HMAC over timestamp and body)."""
     stamp = str(int(time.time()) if ts is None else ts)
     signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
+    assert signature is not None
     return client.post("/slack/events", content=body.encode(), headers={
         "Content-Type": content_type, "X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature,
         **(headers or {})})

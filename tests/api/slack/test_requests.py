@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from api.main import create_app
 from tests.api.slack.conftest import FORM, JSON, SECRET, command_body, event_body, send, slack_settings
-from tests.api.slack.slack_mock import SlackMock
+from tests.api.slack.slack_mock import Call, SlackMock
 
 
 def _investigations(client: TestClient) -> int:
@@ -59,6 +60,10 @@ def test_unconfigured_bot_answers_503(tmp_path: Path, mini_root: Path, mock: Sla
         assert r.status_code == 503 and "RCA_SLACK_SIGNING_SECRET" in r.json()["detail"]
 
 
+def _posted_in(calls: list[Call], *, thread_ts: str) -> list[Call]:
+    return [x for x in calls if x.method == "chat.postMessage" and x.params.get("thread_ts") == thread_ts]
+
+
 def test_default_authorize_reads_the_token_from_settings(tmp_path: Path, mini_root: Path, mock: SlackMock):
     """No authorize given: the settings' bot token, identified once through auth.test (on the mock)."""
     settings = slack_settings(mini_root, tmp_path, mock, slack_bot_token="xoxb-from-settings")
@@ -68,7 +73,6 @@ def test_default_authorize_reads_the_token_from_settings(tmp_path: Path, mini_ro
             ts = f"{time.time():.6f}"
             assert send(c, event_body({"type": "app_mention", "text": text, "channel": "C9", "user": "U1",
                                        "ts": ts}), JSON).status_code == 200
-            mock.wait_for(lambda calls, ts=ts: [x for x in calls if x.method == "chat.postMessage"
-                                                and x.params.get("thread_ts") == ts])
+            mock.wait_for(partial(_posted_in, thread_ts=ts))
         assert c.app.state.slack_bot.wait_idle(60)  # type: ignore[attr-defined]
     assert len(mock.of("auth.test")) == auth_calls + 1
