@@ -23,6 +23,10 @@ app.add_typer(catalog_app, name="catalog")
 err_console = Console(stderr=True, soft_wrap=True)
 out_console = Console()
 
+from api.cli_keys import keys_app  # noqa: E402
+
+app.add_typer(keys_app, name="keys")
+
 try:  # the incident-memory commands live in their own module
     from api.cli_memory import memory_app
 
