@@ -12,7 +12,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api import keys
+from api.batch import service as batches
+from api.batch import views as batch
+from api.chat import views as chat
 from api.errors import USER_ERRORS, one_line
+from api.feedback import views as feedback
+from api.impact import views as impact
 from api.incidents import views as incidents
 from api.investigations import views as investigations
 from api.middleware import BodyLimit, RequestMetrics
@@ -34,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.workspace.get()  # warm: open once, before the first request
         except USER_ERRORS as err:
             log.warning("workspace unavailable at start: %s", one_line(err))
+        batches.fail_interrupted(sessions=app.state.sessions)
         resumed, failed = app.state.worker.recover()
         if resumed or failed:
             log.warning("recovered after restart: %d investigation(s) resumed, %d failed", len(resumed), len(failed))
@@ -50,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                                                     runtime.sessions, runtime.metrics)
     state.workspace, state.worker, state.key_cache, state.rate_limiter = (runtime.workspace, runtime.worker,
                                                                           runtime.key_cache, runtime.rate_limiter)
-    for module in (health, workspace, incidents, investigations, keys):
+    for module in (health, workspace, incidents, investigations, chat, feedback, impact, batch, keys):
         app.include_router(module.router)
 
     @app.exception_handler(OverflowError)
