@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +19,6 @@ from hypothesis import HealthCheck, given, settings
 from api.main import create_app
 from tests.api.service_helpers import settings_for
 from tests.conftest import write_mini_scenario
-
 
 MAX_EXAMPLES = 12
 
