@@ -19,7 +19,8 @@ setup: $(STAMP)
 demo: setup
 	@test -f $(WORKSPACE)/catalog.yaml || $(BIN)/python -m evals.generator --family pii_leak_deploy --seed 1 --size small --out $(WORKSPACE)
 
-run: demo
+run: demo  # seeds the state DB (incidents, a demo admin key) and prints two curls, then serves
+	RCA_WORKSPACE_DIR=$(WORKSPACE) $(BIN)/rca seed
 	RCA_WORKSPACE_DIR=$(WORKSPACE) $(BIN)/uvicorn api.main:app --host 127.0.0.1 --port 8000
 
 test: setup

@@ -11,17 +11,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.auth import KeyCache, RateLimiter
-from api.db import make_engine, make_sessionmaker
-from api.deps import WarmWorkspace
+from api import keys
+from api.batch import service as batches
+from api.batch import views as batch
+from api.chat import views as chat
 from api.errors import USER_ERRORS, one_line
+from api.feedback import views as feedback
+from api.impact import views as impact
 from api.incidents import views as incidents
 from api.investigations import views as investigations
-from api.investigations.worker import Worker
-from api.metrics import Metrics
 from api.middleware import BodyLimit, RequestMetrics
-from api.migrate import upgrade
 from api.routes import health, workspace
+from api.runtime import Runtime
 from tools.settings import Settings, get_settings
 
 log = logging.getLogger("rca.api")
@@ -33,11 +34,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        upgrade(app.state.engine)
+        app.state.runtime.migrate()
         try:
             app.state.workspace.get()  # warm: open once, before the first request
         except USER_ERRORS as err:
             log.warning("workspace unavailable at start: %s", one_line(err))
+        batches.fail_interrupted(sessions=app.state.sessions)
         resumed, failed = app.state.worker.recover()
         if resumed or failed:
             log.warning("recovered after restart: %d investigation(s) resumed, %d failed", len(resumed), len(failed))
@@ -47,17 +49,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="rca", version="0.2.0", lifespan=lifespan,
                   description="Root-cause analysis for data, privacy and trust-and-safety incidents. "
                               "Authenticate with `Authorization: Bearer <key>` (`rca keys create`).")
+    runtime = Runtime.build(settings)
     state = app.state
-    state.settings = settings
-    state.engine = make_engine(settings.app_db_url)
-    state.sessions = make_sessionmaker(state.engine)
-    state.metrics = Metrics()
-    state.workspace = WarmWorkspace(settings)
-    state.key_cache = KeyCache()
-    state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
-    state.worker = Worker(sessions=state.sessions, workspace=state.workspace, metrics=state.metrics,
-                          workers=settings.workers, max_attempts=settings.max_attempts)
-    for module in (health, workspace, incidents, investigations):
+    state.runtime = runtime
+    state.settings, state.engine, state.sessions, state.metrics = (runtime.settings, runtime.engine,
+                                                                    runtime.sessions, runtime.metrics)
+    state.workspace, state.worker, state.key_cache, state.rate_limiter = (runtime.workspace, runtime.worker,
+                                                                          runtime.key_cache, runtime.rate_limiter)
+    for module in (health, workspace, incidents, investigations, chat, feedback, impact, batch, keys):
         app.include_router(module.router)
 
     @app.exception_handler(OverflowError)

@@ -6,7 +6,7 @@ import io
 from datetime import datetime, timedelta
 from typing import Any
 
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
 
 from agent.report import Report
@@ -39,16 +39,16 @@ def render_png(*, report: Report, workspace: Workspace, filters: dict[str, Any])
     result = workspace.query(q, max_rows=50_000)
     cols = {c: i for i, c in enumerate(result.columns)}
     xs = [r[cols["bucket"]] for r in result.rows]
-    ys = [None if r[cols["value"]] is None else float(r[cols["value"]]) for r in result.rows]
+    ys = [float("nan") if r[cols["value"]] is None else float(r[cols["value"]]) for r in result.rows]
     fig = Figure(figsize=(10, 4), dpi=100)
     ax = fig.add_subplot()
     ax.plot(xs, ys, color="#1f77b4", linewidth=1.4, label=report.metric)
-    ax.axvspan(start, end, color="#d62728", alpha=0.12, label="anomaly window")
+    ax.axvspan(float(date2num(start)), float(date2num(end)), color="#d62728", alpha=0.12, label="anomaly window")
     times = change_times(report)
     colors = ["#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2"]
     ranked = [rc for rc in report.root_causes if rc.kind == "change" and rc.id in times][:5]
     for rc, color in zip(ranked, colors, strict=False):
-        ax.axvline(times[rc.id], color=color, linestyle="--", linewidth=1.2,
+        ax.axvline(float(date2num(times[rc.id])), color=color, linestyle="--", linewidth=1.2,
                    label=f"#{rc.rank} {rc.id} (score {rc.score:.2f})")
     locator = AutoDateLocator()
     ax.xaxis.set_major_locator(locator)

@@ -78,15 +78,33 @@ def list_investigations(session: SessionDep, _: Viewer, limit: Limit = 50, offse
                                       offset=offset)
 
 
+MARKDOWN_OR_JSON: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/markdown": {"schema": {"type": "string"}}},
+          "description": "JSON, or the report as markdown with `Accept: text/markdown`."}}
+
+
 @router.get("/investigations/{investigation_id}", response_model=InvestigationOut,
-            responses={**NOT_FOUND, 200: {"content": {"text/markdown": {"schema": {"type": "string"}}},
-                                          "description": "JSON, or the report as markdown with "
-                                                         "`Accept: text/markdown`."}})
+            responses={**NOT_FOUND, **MARKDOWN_OR_JSON})
 def get_investigation(investigation_id: str, request: Request, session: SessionDep, _: Viewer) -> Any:
     """Status, timings and trace; the report once done (markdown when asked)."""
     row = service.get(session=session, investigation_id=investigation_id)
     if row is None:
         raise HTTPException(404, detail=f"investigation '{investigation_id}' not found")
+    return _render(row, request)
+
+
+@router.get("/incidents/{incident_id}/investigations/latest", response_model=InvestigationOut,
+            responses={404: {"model": ErrorBody, "description": "The incident has no investigation."},
+                       **MARKDOWN_OR_JSON})
+def get_latest_investigation(incident_id: str, request: Request, session: SessionDep, _: Viewer) -> Any:
+    """The incident's newest investigation (any status), like GET /investigations/{id}."""
+    rows, _total = service.list_(session=session, limit=1, offset=0, incident_id=incident_id)
+    if not rows:
+        raise HTTPException(404, detail=f"incident '{incident_id}' has no investigation")
+    return _render(rows[0], request)
+
+
+def _render(row: Any, request: Request) -> Any:
     out = service.to_out(row)
     if "text/markdown" in request.headers.get("accept", ""):
         if out.report is None:

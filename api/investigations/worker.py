@@ -80,7 +80,7 @@ class Worker:
         finally:
             self.metrics.in_flight.dec()
 
-    def _claim(self, investigation_id: str) -> tuple[Incident, str] | None:
+    def _claim(self, investigation_id: str) -> tuple[Incident, str, list[dict[str, Any]]] | None:
         with self.sessions() as s:
             row = s.get(InvestigationRow, investigation_id)
             if row is None or row.status != "queued" or self.closed:
@@ -89,7 +89,7 @@ class Worker:
             row.status, row.started_at, row.attempts = "running", now, row.attempts + 1
             row.queue_ms = round((now - row.created_at).total_seconds() * 1000, 1)
             s.commit()
-            return Incident.model_validate(row.request), row.created_by or "?"
+            return Incident.model_validate(row.request), row.created_by or "?", list(row.trace or [])
 
     def run(self, investigation_id: str) -> None:
         """Run one queued investigation and record the outcome."""
@@ -97,8 +97,7 @@ class Worker:
         if claimed is None:
             self._publish(investigation_id, ("end", "skipped"))
             return
-        incident, actor = claimed
-        trace: list[dict[str, Any]] = []
+        incident, actor, trace = claimed  # a resumed run keeps the note of its restart
         t0 = time.perf_counter()
 
         def progress(step: str) -> None:
