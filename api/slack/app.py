@@ -14,10 +14,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from pydantic import ValidationError
 from slack_bolt import Ack, App
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
+from api.slack.blocks import WRONG_VIEW
 from api.slack.bot import SlackBot
 from tools.settings import Settings
 
@@ -81,11 +83,25 @@ def build_bolt_app(bot: SlackBot, *, authorize: Callable[..., AuthorizeResult | 
         with bot.busy():
             bot.on_action(body=body, client=client)
 
+    def ack_wrong_view(ack: Ack, body: dict[str, Any]) -> None:
+        """Check the modal in the ack, so a missing true cause is shown on the field (the API's own rule)."""
+        try:
+            bot.verdict_from_view(body.get("view") or {})
+        except ValidationError as err:
+            ack(response_action="errors", errors={"true_cause": err.errors()[0]["msg"][:150]})
+            return
+        ack()
+
+    def wrong_view(body: dict[str, Any], client: WebClient) -> None:
+        with bot.busy():
+            bot.on_view_submission(body=body, client=client)
+
     app.command("/rca")(ack=ack_command, lazy=[command])
     app.event("app_mention")(ack=ack_event, lazy=[mention])
     app.event("message")(ack=ack_event, lazy=[message])
     app.action("rca_rerun")(ack=ack_event, lazy=[action])
     app.action("rca_correct")(ack=ack_event, lazy=[action])
     app.action("rca_wrong")(ack=ack_event, lazy=[action])
+    app.view(WRONG_VIEW)(ack=ack_wrong_view, lazy=[wrong_view])
     app.action("rca_open_report")(ack_event)  # a link button: Slack still posts the click; nothing to do
     return app

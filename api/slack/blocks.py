@@ -10,6 +10,7 @@ from typing import Any
 from agent.report import Report, RootCauseOut
 
 RERUN, CORRECT, WRONG = "rca_rerun", "rca_correct", "rca_wrong"
+WRONG_VIEW = "rca_wrong_submit"
 SECTION_MAX = 2900  # Slack rejects section text over 3000 characters
 Block = dict[str, Any]
 
@@ -115,6 +116,24 @@ def report_blocks(report: Report, *, investigation_id: str, report_url: str) -> 
         blocks.append(_context("Limitations: " + " ".join(report.limitations[:2])))
     blocks.append(action_buttons(investigation_id=investigation_id, report_url=report_url))
     return fallback, blocks
+
+
+def wrong_modal(report: Report, *, metadata: str) -> Block:
+    """The "wrong" verdict's modal: the true cause (required, as in the API's feedback) and a comment."""
+    alts = ", ".join(rc.id for rc in report.root_causes[1:4])
+    cause = {"type": "input", "block_id": "true_cause",
+             "label": {"type": "plain_text", "text": "What was the real cause?"},
+             "hint": {"type": "plain_text", "text": clip("A change, experiment, metric or segment id"
+                                                         + (f"; ranked alternatives: {alts}" if alts else ""), 150)},
+             "element": {"type": "plain_text_input", "action_id": "value", "max_length": 200}}
+    comment = {"type": "input", "block_id": "comment", "optional": True,
+               "label": {"type": "plain_text", "text": "Comment"},
+               "element": {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 2000}}
+    concluded = report.root_causes[0].id if report.root_causes else "nothing"
+    return {"type": "modal", "callback_id": WRONG_VIEW, "private_metadata": metadata,
+            "title": {"type": "plain_text", "text": "Wrong conclusion"},
+            "submit": {"type": "plain_text", "text": "Record"}, "close": {"type": "plain_text", "text": "Cancel"},
+            "blocks": [_section(f"The report concluded *{concluded}* for {report.incident_id}."), cause, comment]}
 
 
 def text_blocks(text: str) -> list[Block]:

@@ -1,12 +1,15 @@
 """The bot's work, done lazily after Slack has been acknowledged: investigations followed step by step in a
 thread, the report card and chart, answers to questions, re-runs and feedback.
 
-Investigations go through the service layer exactly like ``POST /incidents/{id}/investigations``
-(``investigations.service.create`` + ``Worker.submit``), so they are stored, resumed and listed the same way.
+Everything goes through the service layer, as the HTTP API does: investigations via
+``investigations.service.create`` + ``Worker.submit`` (stored, resumed and listed the same way), a thread's
+questions via ``api.chat.events.answer_events`` (the chat plug point the LLM agent replaces), messages via
+``api.chat.service``, verdicts via ``api.feedback.service``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import re
@@ -22,15 +25,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agent.incident import Incident
 from agent.report import Report
+from api.chat import service as chat
+from api.chat.events import ChatTurn, answer_events
+from api.chat.models import ErrorEvent, StepEvent, TokenEvent
 from api.deps import WarmWorkspace
 from api.errors import USER_ERRORS, one_line
+from api.feedback import service as feedback
+from api.feedback.models import FeedbackIn
 from api.incidents import service as incidents
 from api.incidents.models import ID_PATTERN
 from api.investigations import service as investigations
 from api.investigations.chart import render_png
 from api.investigations.worker import Worker
 from api.slack import blocks, store
-from api.slack.answers import HELP, Answerer, Question, report_answer
+from api.slack.answers import HELP, Question, report_answer, topic_of
 from tools.settings import Settings
 
 log = logging.getLogger("rca.slack")
@@ -54,12 +62,11 @@ class SlackBot:
     """Holds the service's warm parts; every public method is one lazy listener's work."""
 
     def __init__(self, *, settings: Settings, sessions: sessionmaker[Session], worker: Worker,
-                 workspace: WarmWorkspace, answerer: Answerer = report_answer) -> None:
+                 workspace: WarmWorkspace) -> None:
         self.settings = settings
         self.sessions = sessions
         self.worker = worker
         self.workspace = workspace
-        self.answerer = answerer
         self._busy = 0
         self._idle = threading.Condition()
 
@@ -230,7 +237,7 @@ class SlackBot:
             self.answer(client, team=team, user=event.get("user"), channel=channel, thread_ts=thread_ts, text=text)
 
     def on_action(self, *, body: dict[str, Any], client: WebClient) -> None:
-        """Re-run, correct and wrong buttons on a report card."""
+        """Re-run, correct and wrong buttons on a report card ("wrong" asks for the true cause in a modal)."""
         if not self.first_delivery(body.get("trigger_id"), {"kind": "action"}):
             return
         action = (body.get("actions") or [{}])[0]
@@ -255,18 +262,54 @@ class SlackBot:
                 self.run_investigation(client, team=team, user=user, channel=channel, thread_ts=thread_ts,
                                        incident=incident)
                 return
-            correct = action.get("action_id") == blocks.CORRECT
             if report is None:
                 raise BotError(f"investigation '{inv_id}' has no conclusion to judge ({row.status})")
-            causes = report.get("root_causes") or []
-            concluded = f"{causes[0]['kind']}:{causes[0]['id']}" if causes else None
-            with self.sessions() as s:
-                store.record_feedback(session=s, investigation_id=inv_id, incident_id=incident.id, correct=correct,
-                                      concluded_cause=concluded, created_by=actor(team, user),
-                                      comment="slack button")
-            verdict = "correct" if correct else "wrong"
-            self.post(client, channel=channel, thread_ts=thread_ts,
-                      text=f"Recorded: <@{user}> marked `{inv_id}` ({concluded or 'no cause'}) {verdict}. Thanks.")
+            if action.get("action_id") == blocks.WRONG:
+                meta = {"investigation_id": inv_id, "channel": channel, "thread_ts": thread_ts}
+                client.views_open(trigger_id=str(body.get("trigger_id")),
+                                  view=blocks.wrong_modal(Report.model_validate(report), metadata=json.dumps(meta)))
+                return
+            self.record_verdict(client, team=team, user=user, channel=channel, thread_ts=thread_ts,
+                                investigation_id=inv_id, data=FeedbackIn(correct=True, comment="via Slack"))
+
+    @staticmethod
+    def verdict_from_view(view: dict[str, Any]) -> FeedbackIn:
+        """The "wrong" modal's answers as the API's feedback body (its validation is the API's own)."""
+        values = (view.get("state") or {}).get("values") or {}
+        true_cause = ((values.get("true_cause") or {}).get("value") or {}).get("value") or None
+        comment = ((values.get("comment") or {}).get("value") or {}).get("value") or ""
+        return FeedbackIn(correct=False, true_cause=true_cause and true_cause.strip(),
+                          comment=f"via Slack. {comment}".strip())
+
+    def on_view_submission(self, *, body: dict[str, Any], client: WebClient) -> None:
+        """The "wrong" modal was submitted (the ack already checked it): store the verdict, say so in the thread."""
+        view = body.get("view") or {}
+        meta = json.loads(view.get("private_metadata") or "{}")
+        channel, thread_ts = meta.get("channel"), meta.get("thread_ts")
+        try:
+            data = self.verdict_from_view(view)
+        except ValueError:  # pydantic's ValidationError: the ack put the message on the field; the modal stays
+            return
+        if not self.first_delivery(f"view:{view.get('id')}:{view.get('hash')}", {"kind": "view"}):
+            return
+        with self.reporting_errors(client, channel=channel, thread_ts=thread_ts):
+            assert channel is not None and thread_ts is not None
+            self.record_verdict(client, team=(body.get("team") or {}).get("id"),
+                                user=(body.get("user") or {}).get("id"), channel=channel, thread_ts=thread_ts,
+                                investigation_id=str(meta.get("investigation_id")), data=data)
+
+    def record_verdict(self, client: WebClient, *, team: str | None, user: str | None, channel: str,
+                       thread_ts: str, investigation_id: str, data: FeedbackIn) -> None:
+        with self.sessions() as s:
+            row = investigations.get(session=s, investigation_id=investigation_id)
+            if row is None:
+                raise BotError(f"investigation '{investigation_id}' not found")
+            fb = feedback.create(session=s, investigation=row, data=data, actor=actor(team, user))
+            concluded, true_cause = fb.concluded_cause, fb.true_cause
+        verdict = "correct" if data.correct else f"wrong (true cause: `{true_cause}`)"
+        self.post(client, channel=channel, thread_ts=thread_ts,
+                  text=f"Recorded: <@{user}> marked `{investigation_id}` ({concluded or 'no cause'}) {verdict}. "
+                       "Thanks: batch evaluation reads this.")
 
     # -- the work itself -----------------------------------------------------------------------------------
 
@@ -289,7 +332,7 @@ class SlackBot:
             store.open_thread(session=s, session_id=sid, incident_id=incident.id, created_by=who)
             inv = investigations.create(session=s, incident=incident, created_by=who)
             inv_id = inv.id
-            store.add_message(session=s, session_id=sid, role="user", content=f"investigate {incident.id}",
+            chat.add_message(session=s, session_id=sid, role="user", content=f"investigate {incident.id}",
                               investigation_id=inv_id)
         text, blk = blocks.progress_blocks(incident_id=incident.id, investigation_id=inv_id, steps=[], state="queued")
         progress_ts = self.post(client, channel=channel, thread_ts=thread_ts, text=text, blocks_=blk)
@@ -303,10 +346,10 @@ class SlackBot:
         with self.sessions() as s:
             row = investigations.get(session=s, investigation_id=inv_id)
             assert row is not None
-            status, error, report_json, request = row.status, row.error, row.report, row.request
+            status, error, report_json = row.status, row.error, row.report
         if status == "failed" or (status == "done" and report_json is None):
             with self.sessions() as s:
-                store.add_message(session=s, session_id=sid, role="assistant", investigation_id=inv_id,
+                chat.add_message(session=s, session_id=sid, role="assistant", investigation_id=inv_id,
                                   content=f"investigation failed: {error}")
             raise BotError(f"investigation `{inv_id}` of {incident.id} failed: {error or 'no reason recorded'}")
         if status != "done":
@@ -314,14 +357,24 @@ class SlackBot:
                       text=f"Investigation `{inv_id}` is still {status}; the report will be at "
                            f"{self.report_url(inv_id)}")
             return
-        report = Report.model_validate(report_json)
-        fallback, card = blocks.report_blocks(report, investigation_id=inv_id, report_url=self.report_url(inv_id))
+        self.post_report(client, channel=channel, thread_ts=thread_ts, session_id=sid, investigation_id=inv_id)
+
+    def post_report(self, client: WebClient, *, channel: str, thread_ts: str, session_id: str,
+                    investigation_id: str) -> None:
+        """The report card of a finished investigation, then its chart, in the thread."""
+        with self.sessions() as s:
+            row = investigations.get(session=s, investigation_id=investigation_id)
+            if row is None or row.report is None:
+                raise BotError(f"investigation `{investigation_id}` has no report")
+            report, request = Report.model_validate(row.report), row.request
+        fallback, card = blocks.report_blocks(report, investigation_id=investigation_id,
+                                              report_url=self.report_url(investigation_id))
         self.post(client, channel=channel, thread_ts=thread_ts, text=fallback, blocks_=card)
         with self.sessions() as s:
-            store.add_message(session=s, session_id=sid, role="assistant", investigation_id=inv_id,
-                              content=f"{fallback}\n\n{report.narrative}")
-        self.upload_chart(client, channel=channel, thread_ts=thread_ts, report=report, investigation_id=inv_id,
-                          filters=(request or {}).get("filters") or {})
+            chat.add_message(session=s, session_id=session_id, role="assistant", investigation_id=investigation_id,
+                             content=f"{fallback}\n\n{report.narrative}")
+        self.upload_chart(client, channel=channel, thread_ts=thread_ts, report=report,
+                          investigation_id=investigation_id, filters=(request or {}).get("filters") or {})
 
     def follow(self, client: WebClient, *, channel: str, progress_ts: str, incident_id: str,
                investigation_id: str, events: queue.Queue[tuple[str, Any]]) -> str:
@@ -386,22 +439,83 @@ class SlackBot:
 
     def answer(self, client: WebClient, *, team: str | None, user: str | None, channel: str, thread_ts: str,
                text: str) -> None:
-        """Answer in the thread from its incident's latest report; the exchange joins the thread's session."""
+        """Answer in the thread and keep the exchange in the thread's chat session.
+
+        Look-ups of the report (SQL, alternatives, similar incidents, impact, confidence, segments) are read
+        from the thread's latest finished report; anything else is a chat turn through the service's plug point
+        (``answer_events``), which runs the investigation first when the thread has none.
+        """
+        who = actor(team, user)
         sid = store.thread_session_id(team_id=team, channel=channel, thread_ts=thread_ts)
         with self.sessions() as s:
             named = next((t for t in re.findall(r"[A-Za-z0-9][A-Za-z0-9._-]*", text)
                           if "-" in t and incidents.get(session=s, incident_id=t) is not None), None)
-            thread = store.open_thread(session=s, session_id=sid, incident_id=named, created_by=actor(team, user))
-            incident_id = thread.incident_id or None
-            store.add_message(session=s, session_id=sid, role="user", content=text)
-            done = investigations.latest_done(session=s, incident_id=incident_id) if incident_id else None
+            thread = store.open_thread(session=s, session_id=sid, incident_id=named, created_by=who)
+            incident_row = incidents.get(session=s, incident_id=thread.incident_id) if thread.incident_id else None
+            chat.add_message(session=s, session_id=sid, role="user", content=text)
+            if incident_row is None:
+                open_rows, _ = incidents.list_(session=s, limit=5, offset=0, status="open")
+                reply = report_answer(Question(text=text, incident_id=None, report=None, investigation_id=None,
+                                               open_incidents=[(r.id, r.title) for r in open_rows]))
+                self.post(client, channel=channel, thread_ts=thread_ts, text=blocks.clip(reply, 3900))
+                chat.add_message(session=s, session_id=sid, role="assistant", content=reply)
+                return
+            incident = incidents.to_engine_incident(incident_row)
+            last_id = chat.last_investigation(session=s, session_id=sid)
+            last = investigations.get(session=s, investigation_id=last_id) if last_id else None
+            done = last if last is not None and last.status == "done" else investigations.latest_done(
+                session=s, incident_id=incident.id)
             report = Report.model_validate(done.report) if done is not None and done.report else None
-            open_rows, _ = incidents.list_(session=s, limit=5, offset=0, status="open")
-            question = Question(text=text, incident_id=incident_id, report=report,
-                                investigation_id=done.id if done is not None else None,
-                                open_incidents=[(r.id, r.title) for r in open_rows])
-        reply = self.answerer(question)
+            done_id = done.id if done is not None else None
+        if report is not None and topic_of(text) != "cause":
+            reply = report_answer(Question(text=text, incident_id=incident.id, report=report,
+                                           investigation_id=done_id, open_incidents=[]))
+            self.post(client, channel=channel, thread_ts=thread_ts, text=blocks.clip(reply, 3900))
+            with self.sessions() as s:
+                chat.add_message(session=s, session_id=sid, role="assistant", content=reply,
+                                 investigation_id=done_id)
+            return
+        self.chat_turn(client, channel=channel, thread_ts=thread_ts, session_id=sid,
+                       turn=ChatTurn(incident=incident, question=text, investigation_id=last_id or done_id,
+                                     actor=who, sessions=self.sessions, worker=self.worker))
+
+    def chat_turn(self, client: WebClient, *, channel: str, thread_ts: str, session_id: str, turn: ChatTurn) -> None:
+        """One chat turn: steps of a new investigation update a progress message; the answer is posted whole."""
+        tokens: list[str] = []
+        steps: list[str] = []
+        inv_id = turn.investigation_id
+        progress_ts: str | None = None
+        last_update = 0.0
+        for event in answer_events(turn):
+            if isinstance(event, StepEvent):
+                inv_id = event.investigation_id or inv_id
+                if inv_id == turn.investigation_id:
+                    continue  # reusing a finished run: nothing to follow
+                steps.append(event.text)
+                if progress_ts is None:
+                    text, blk = blocks.progress_blocks(incident_id=turn.incident.id, investigation_id=str(inv_id),
+                                                       steps=steps, state="running")
+                    progress_ts = self.post(client, channel=channel, thread_ts=thread_ts, text=text, blocks_=blk)
+                    last_update = time.monotonic()
+                elif time.monotonic() - last_update >= UPDATE_EVERY_S:
+                    self._update(client, channel, progress_ts, turn.incident.id, str(inv_id), steps, "running")
+                    last_update = time.monotonic()
+            elif isinstance(event, TokenEvent):
+                tokens.append(event.text)
+            elif isinstance(event, ErrorEvent):
+                with self.sessions() as s:
+                    chat.add_message(session=s, session_id=session_id, role="assistant",
+                                     content=f"error: {event.detail}", investigation_id=inv_id)
+                if progress_ts is not None:
+                    self._update(client, channel, progress_ts, turn.incident.id, str(inv_id), steps, "failed")
+                raise BotError(event.detail)
+        if progress_ts is not None:
+            self._update(client, channel, progress_ts, turn.incident.id, str(inv_id), steps, "done")
+        reply = "".join(tokens).strip() or "(no answer)"
         self.post(client, channel=channel, thread_ts=thread_ts, text=blocks.clip(reply, 3900))
         with self.sessions() as s:
-            store.add_message(session=s, session_id=sid, role="assistant", content=reply,
-                              investigation_id=question.investigation_id)
+            chat.add_message(session=s, session_id=session_id, role="assistant", content=reply,
+                             investigation_id=inv_id)
+        if inv_id is not None and inv_id != turn.investigation_id:  # a new run: its card and chart too
+            self.post_report(client, channel=channel, thread_ts=thread_ts, session_id=session_id,
+                             investigation_id=inv_id)

@@ -14,7 +14,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 
-from api.slack.answers import Answerer, report_answer
 from api.slack.app import build_bolt_app
 from api.slack.bot import SlackBot
 
@@ -32,8 +31,7 @@ async def slack_events(request: Request) -> Response:
     return to_starlette_response(response)
 
 
-def mount_slack(app: FastAPI, *, authorize: Callable[..., Any] | None = None,
-                answerer: Answerer = report_answer) -> None:
+def mount_slack(app: FastAPI, *, authorize: Callable[..., Any] | None = None) -> None:
     """Serve /slack/events on ``app`` (its warm state); without a signing secret the route answers 503."""
     state = app.state
     if not any(getattr(r, "path", None) == "/slack/events" for r in app.router.routes):
@@ -42,5 +40,5 @@ def mount_slack(app: FastAPI, *, authorize: Callable[..., Any] | None = None,
         state.slack_bot = state.slack_app = None
         return
     state.slack_bot = SlackBot(settings=state.settings, sessions=state.sessions, worker=state.worker,
-                               workspace=state.workspace, answerer=answerer)
+                               workspace=state.workspace)
     state.slack_app = build_bolt_app(state.slack_bot, authorize=authorize)

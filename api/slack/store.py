@@ -1,8 +1,9 @@
-"""What the bot keeps in the service's state: a chat session per Slack thread, its messages, feedback, and
-claims on Slack request ids so a retried delivery never does the work twice.
+"""What the bot keeps beside the service layer: the chat session of a Slack thread (a stable id from the thread,
+so follow-ups find it) and claims on Slack request ids so a retried delivery never does the work twice.
 
-Everything goes into the service's own tables (chat_sessions, chat_messages, feedback, idempotency_keys), so
-the HTTP API and the batch evaluation read the same rows; no schema of its own.
+Rows go into the service's own tables (chat_sessions, idempotency_keys): the thread's session is an ordinary
+chat session (GET /api/v1/chat/sessions/{id} shows it); messages and feedback go through api.chat.service and
+api.feedback.service. No schema of its own.
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.db import ChatMessageRow, ChatSessionRow, FeedbackRow, IdempotencyRow
+from api.db import ChatSessionRow, IdempotencyRow
 
 NO_INCIDENT = ""  # a question thread not yet tied to an incident
 
@@ -45,30 +45,6 @@ def open_thread(*, session: Session, session_id: str, incident_id: str | None, c
     if incident_id and row.incident_id != incident_id:
         row.incident_id = incident_id
         session.commit()
-    return row
-
-
-def add_message(*, session: Session, session_id: str, role: str, content: str,
-                investigation_id: str | None = None) -> None:
-    """Append one message (user or assistant) to the thread's session."""
-    session.add(ChatMessageRow(session_id=session_id, role=role, content=content[:20_000],
-                               investigation_id=investigation_id))
-    session.commit()
-
-
-def message_count(*, session: Session, session_id: str) -> int:
-    """How many messages the thread's session holds."""
-    return session.scalar(select(func.count()).select_from(ChatMessageRow)
-                          .where(ChatMessageRow.session_id == session_id)) or 0
-
-
-def record_feedback(*, session: Session, investigation_id: str, incident_id: str, correct: bool,
-                    concluded_cause: str | None, created_by: str, comment: str = "") -> FeedbackRow:
-    """Store a responder's verdict on a conclusion in the feedback table the API and batch evaluation read."""
-    row = FeedbackRow(investigation_id=investigation_id, incident_id=incident_id, correct=correct,
-                      concluded_cause=concluded_cause, comment=comment, created_by=created_by)
-    session.add(row)
-    session.commit()
     return row
 
 

@@ -80,6 +80,16 @@ def action_body(action_id: str, value: str, *, thread_ts: str, user: str = USER)
     return urlencode({"payload": json.dumps(payload)})
 
 
+def view_body(view: dict[str, Any], true_cause: str, *, user: str = USER, comment: str = "") -> str:
+    """The "wrong" modal submitted (state as Slack sends it)."""
+    state = {"values": {"true_cause": {"value": {"type": "plain_text_input", "value": true_cause}},
+                        "comment": {"value": {"type": "plain_text_input", "value": comment}}}}
+    payload = {"type": "view_submission", "team": {"id": TEAM}, "user": {"id": user, "team_id": TEAM},
+               "api_app_id": "A1", "trigger_id": f"trig-{next(_ids)}",
+               "view": {**view, "id": view.get("id", "V1"), "hash": f"h-{next(_ids)}", "state": state}}
+    return urlencode({"payload": json.dumps(payload)})
+
+
 FORM, JSON = "application/x-www-form-urlencoded", "application/json"
 
 
@@ -102,6 +112,8 @@ def client(mini_root: Path, mock: SlackMock, tmp_path_factory: pytest.TempPathFa
     with TestClient(app) as c:
         incident = json.loads((mini_root / "incident.json").read_text())
         assert c.post("/api/v1/incidents", json=incident).status_code == 201
+        again = {**incident, "id": "INC-MINI2", "title": "Raw IPs in web logs, again"}
+        assert c.post("/api/v1/incidents", json=again).status_code == 201
         broken = {**incident, "id": "INC-BROKEN", "metric": "no_such_metric", "title": "Broken metric"}
         assert c.post("/api/v1/incidents", json=broken).status_code == 201
         yield c

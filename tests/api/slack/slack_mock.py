@@ -1,6 +1,6 @@
 """A local stand-in for the Slack Web API: a real HTTP server (thread) that records every call.
 
-It answers what the bot's WebClient calls: auth.test, chat.postMessage, chat.update, chat.postEphemeral, and
+It answers what the bot's WebClient calls: auth.test, chat.postMessage, chat.update, chat.postEphemeral, views.open, and
 files upload v2 (files.getUploadURLExternal, a POST of the bytes to the returned upload URL, then
 files.completeUploadExternal). Tests wait on it for a message with a condition, never on a timer.
 """
@@ -129,6 +129,10 @@ def start_mock() -> SlackMock:
             if method == "files.completeUploadExternal":
                 files = params.get("files") or []
                 return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+            if method == "views.open":
+                view = params.get("view")
+                return {"ok": True, "view": {"id": f"V{len(mock.of(method)) + 1}",
+                                             **(json.loads(view) if isinstance(view, str) else view or {})}}
             if method == "response_url":
                 return {"ok": True}
             return {"ok": False, "error": "unknown_method"}

@@ -12,7 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.db import FeedbackRow, InvestigationRow
+from api.chat import service as chat
+from api.db import InvestigationRow
 from api.slack import store
 from api.slack.bot import SlackBot
 from tests.api.slack.conftest import (
@@ -26,6 +27,7 @@ from tests.api.slack.conftest import (
     command_body,
     event_body,
     send,
+    view_body,
 )
 from tests.api.slack.slack_mock import Call, SlackMock
 
@@ -120,7 +122,7 @@ def test_follow_up_in_thread_continues_the_session(round_trip: dict[str, Any], c
     with sessions() as s:
         thread = store.get_thread(session=s, session_id=sid)
         assert thread is not None and thread.incident_id == "INC-MINI"
-        before = store.message_count(session=s, session_id=sid)
+        before = len(chat.messages(session=s, session_id=sid))
     event = {"type": "message", "channel": CHANNEL, "user": "U2", "text": "what else could it be?",
              "ts": f"{time.time():.6f}", "thread_ts": root_ts}
     body = event_body(event, event_id="Ev-follow-up")
@@ -133,7 +135,7 @@ def test_follow_up_in_thread_continues_the_session(round_trip: dict[str, Any], c
     assert bot.wait_idle(60)
     assert len(_posts(mock.calls, root_ts, "Other candidates")) == 1  # the retry was not answered again
     with sessions() as s:
-        assert store.message_count(session=s, session_id=sid) == before + 2  # question + answer, same session
+        assert len(chat.messages(session=s, session_id=sid)) == before + 2  # question + answer, same session
     # a second follow-up, same thread, same session
     event2 = {**event, "text": "show the SQL", "ts": f"{time.time():.6f}"}
     assert send(client, event_body(event2), JSON).status_code == 200
@@ -141,7 +143,40 @@ def test_follow_up_in_thread_continues_the_session(round_trip: dict[str, Any], c
     assert "SELECT" in sql.params["text"].upper()
     assert bot.wait_idle(60)
     with sessions() as s:
-        assert store.message_count(session=s, session_id=sid) == before + 4
+        assert len(chat.messages(session=s, session_id=sid)) == before + 4
+
+
+def test_why_question_is_a_chat_turn_on_the_threads_investigation(round_trip: dict[str, Any], client: TestClient,
+                                                                   mock: SlackMock, bot: SlackBot):
+    """A non-look-up question goes through api.chat.events.answer_events, reusing the thread's finished run."""
+    root_ts = round_trip["root_ts"]
+    runs = len(_investigations(client, "INC-MINI"))
+    event = {"type": "message", "channel": CHANNEL, "user": "U2", "text": "why did this happen?",
+             "ts": f"{time.time():.6f}", "thread_ts": root_ts}
+    assert send(client, event_body(event), JSON).status_code == 200
+    answer = mock.wait_for(lambda calls: next(iter(_posts(calls, root_ts, "Most likely cause:")), None))
+    top = round_trip["card"].params["blocks"][2]["text"]["text"]
+    assert answer.params["text"].split("(")[0].split()[-1] in top  # the card's root cause id
+    assert bot.wait_idle(60)
+    assert len(_investigations(client, "INC-MINI")) == runs
+
+
+def test_mention_about_an_uninvestigated_incident_runs_it(round_trip: dict[str, Any], client: TestClient,
+                                                           mock: SlackMock, bot: SlackBot):
+    ts = f"{time.time():.6f}"
+    event = {"type": "app_mention", "channel": CHANNEL, "user": USER, "ts": ts,
+             "text": f"<@{BOT_USER}> what caused INC-MINI2?"}
+    assert send(client, event_body(event), JSON).status_code == 200
+    mock.wait_for(lambda calls: _posts(calls, ts, "Most likely cause:"))
+    mock.wait_for(lambda calls: _report_cards(calls, ts))
+    mock.wait_for(lambda calls: [c for c in calls if c.method == "files.completeUploadExternal"
+                                 and c.params.get("thread_ts") == ts])
+    assert bot.wait_idle(120)
+    runs = _investigations(client, "INC-MINI2")
+    assert len(runs) == 1 and runs[0]["status"] == "done" and runs[0]["created_by"] == f"slack:{TEAM}:{USER}"
+    progress = _posts(mock.calls, ts, runs[0]["id"])[0]
+    assert [c for c in mock.of("chat.update") if c.params.get("ts") == progress.reply["ts"]
+            and "done" in c.params["text"]]
 
 
 def test_other_threads_and_the_bots_own_messages_are_ignored(round_trip: dict[str, Any], client: TestClient,
@@ -185,20 +220,29 @@ def test_question_without_an_incident_lists_open_ones(client: TestClient, mock: 
 
 def test_feedback_buttons_store_feedback(round_trip: dict[str, Any], client: TestClient, mock: SlackMock,
                                          bot: SlackBot):
+    """Correct is stored at once; wrong opens a modal asking for the true cause (required, as in the API)."""
     root_ts = round_trip["root_ts"]
     inv = _investigations(client, "INC-MINI")[-1]
     report = client.get(f"/api/v1/investigations/{inv['id']}").json()["report"]
     top = report["root_causes"][0]
     assert send(client, action_body("rca_correct", inv["id"], thread_ts=root_ts), FORM).status_code == 200
+    mock.wait_for(lambda calls: _posts(calls, root_ts, "Recorded:"))
     assert send(client, action_body("rca_wrong", inv["id"], thread_ts=root_ts, user="U7"), FORM).status_code == 200
-    mock.wait_for(lambda calls: len(_posts(calls, root_ts, "Recorded:")) >= 2)
+    opened = mock.wait_for(lambda calls: next((c for c in calls if c.method == "views.open"), None))
+    view = {**opened.params["view"], **opened.reply["view"]}
+    assert view["callback_id"] == "rca_wrong_submit" and json.loads(view["private_metadata"])["thread_ts"] == root_ts
+    empty = send(client, view_body(view, "  ", user="U7"), FORM)  # no true cause: the field says so
+    assert empty.status_code == 200 and empty.json()["response_action"] == "errors"
+    assert "true_cause" in empty.json()["errors"]
+    ok = send(client, view_body(view, "d-1", user="U7", comment="it was the iOS deploy"), FORM)
+    assert ok.status_code == 200 and not ok.content
+    mock.wait_for(lambda calls: _posts(calls, root_ts, "true cause: `d-1`"))
     assert bot.wait_idle(60)
-    with client.app.state.sessions() as s:  # type: ignore[attr-defined]
-        rows = s.scalars(select(FeedbackRow).where(FeedbackRow.investigation_id == inv["id"])
-                         .order_by(FeedbackRow.id)).all()
-    assert sorted((r.correct, r.created_by) for r in rows) == [(False, f"slack:{TEAM}:U7"),
-                                                               (True, f"slack:{TEAM}:{USER}")]
-    assert all(r.incident_id == "INC-MINI" and r.concluded_cause == f"{top['kind']}:{top['id']}" for r in rows)
+    listed = client.get("/api/v1/feedback", params={"investigation_id": inv["id"]}).json()["items"]
+    got = sorted((f["correct"], f["created_by"], f["true_cause"]) for f in listed)
+    assert got == [(False, f"slack:{TEAM}:U7", "d-1"), (True, f"slack:{TEAM}:{USER}", top["id"])]
+    assert all(f["incident_id"] == "INC-MINI" and f["concluded_cause"] == top["id"] for f in listed)
+    assert any("iOS deploy" in f["comment"] for f in listed)
 
 
 def test_rerun_button_posts_a_second_report(round_trip: dict[str, Any], client: TestClient, mock: SlackMock,
