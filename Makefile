@@ -44,3 +44,10 @@ eval-large: setup  # the suite's seeds at ~2M rows each (Parquet, 2.4 GB each un
 
 clean:
 	rm -rf $(VENV) .rca evals/scenarios
+
+# --- Slack bot (api/slack, docs/slack.md): the app manifest with this service's public URL ---
+.PHONY: slack-manifest
+RCA_PUBLIC_BASE_URL ?= https://rca.example.com
+slack-manifest:
+	@sed 's#https://rca.example.com#$(RCA_PUBLIC_BASE_URL)#g' deploy/slack-manifest.yaml
+# --- end Slack bot ---

@@ -1,13 +1,13 @@
-"""Answers to questions in a thread, read from the thread's latest finished investigation report.
+"""Look-ups answered from a thread's latest finished report (SQL, alternatives, similar incidents, impact,
+confidence, segments), and the reply when a thread has no incident yet.
 
-This is the deterministic answerer (no LLM): it reads the stored report only, so it can never show a raw
-warehouse row. The agent's chat (agent/chat.py on the agent branch) can replace it through ``Answerer``.
+These need no model: they read the stored report only, so they can never show a raw warehouse row. Every other
+question is a chat turn (``api.chat.events.answer_events``), where the LLM agent plugs in.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.report import Report
@@ -27,8 +27,6 @@ class Question:
     investigation_id: str | None
     open_incidents: list[tuple[str, str]]  # (id, title) to suggest when the thread has no incident
 
-
-Answerer = Callable[[Question], str]
 
 TOPICS: list[tuple[str, tuple[str, ...]]] = [
     ("sql", ("sql", "query", "queries")),

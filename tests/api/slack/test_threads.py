@@ -144,6 +144,9 @@ def test_follow_up_in_thread_continues_the_session(round_trip: dict[str, Any], c
     assert bot.wait_idle(60)
     with sessions() as s:
         assert len(chat.messages(session=s, session_id=sid)) == before + 4
+    shown = client.get(f"/api/v1/chat/sessions/{sid}").json()  # an ordinary chat session to the API
+    assert shown["incident_id"] == "INC-MINI" and len(shown["messages"]) == before + 4
+    assert [m["role"] for m in shown["messages"][-2:]] == ["user", "assistant"]
 
 
 def test_why_question_is_a_chat_turn_on_the_threads_investigation(round_trip: dict[str, Any], client: TestClient,
