@@ -19,16 +19,31 @@ def clip(text: str, limit: int = SECTION_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def esc(text: str) -> str:
+    """Text from outside Slack (reports, incidents, errors) as literal mrkdwn: ``<!channel>`` in an incident
+    title or ``a < b`` in SQL must not become a ping or a link (Slack's own escaping rule: & < >)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def defuse(text: str) -> str:
+    """Slack-escaped user text echoed back: mentions stay, but no @channel / @here / group ping is repeated."""
+    return text.replace("<!", "&lt;!")
+
+
+def _mrkdwn(text: str, limit: int = SECTION_MAX) -> Block:
+    return {"type": "mrkdwn", "text": clip(esc(text), limit)}
+
+
 def _num(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.4g}"
 
 
 def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text)}}
+    return {"type": "section", "text": _mrkdwn(text)}
 
 
 def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text)}]}
+    return {"type": "context", "elements": [_mrkdwn(text)]}
 
 
 def confidence_word(score: float) -> str:
@@ -97,11 +112,10 @@ def report_blocks(report: Report, *, investigation_id: str, report_url: str) -> 
         imp = report.impact
         units = "unknown" if imp.affected_units is None else f"{imp.affected_units:,}"
         blocks.append({"type": "section", "fields": [
-            {"type": "mrkdwn", "text": clip(f"*Effect*: {effect_text(top)}{share}", 1900)},
-            {"type": "mrkdwn", "text": f"*Confidence*: {confidence_word(top.score)} (score {top.score:.2f})"},
-            {"type": "mrkdwn", "text": clip(f"*Impact*: {units} affected units"
-                                            + (f" ({imp.reach})" if imp.reach else ""), 1900)},
-            {"type": "mrkdwn", "text": f"*Evidence*: {', '.join(top.evidence) or 'n/a'}"},
+            _mrkdwn(f"*Effect*: {effect_text(top)}{share}", 1900),
+            _mrkdwn(f"*Confidence*: {confidence_word(top.score)} (score {top.score:.2f})"),
+            _mrkdwn(f"*Impact*: {units} affected units" + (f" ({imp.reach})" if imp.reach else ""), 1900),
+            _mrkdwn(f"*Evidence*: {', '.join(top.evidence) or 'n/a'}"),
         ]})
     alts = report.root_causes[1:4]
     if alts:
@@ -142,4 +156,4 @@ def text_blocks(text: str) -> list[Block]:
 
 def error_text(message: str) -> str:
     """A failure as one short line for the thread."""
-    return f":warning: {clip(' '.join(message.split()), 500)}"
+    return f":warning: {clip(esc(' '.join(message.split())), 500)}"

@@ -192,7 +192,8 @@ class SlackBot:
                 self.investigate_incident(client, team=team, user=user, channel=channel, thread_ts=root,
                                           incident_id=value)
             else:
-                root = self.post(client, channel=channel, text=f"<@{user}> asked: {blocks.clip(value, 500)}")
+                asked = blocks.defuse(blocks.clip(value, 500))
+                root = self.post(client, channel=channel, text=f"<@{user}> asked: {asked}")
                 where["thread_ts"] = root
                 self.answer(client, team=team, user=user, channel=channel, thread_ts=root, text=value)
 
@@ -306,9 +307,10 @@ class SlackBot:
                 raise BotError(f"investigation '{investigation_id}' not found")
             fb = feedback.create(session=s, investigation=row, data=data, actor=actor(team, user))
             concluded, true_cause = fb.concluded_cause, fb.true_cause
-        verdict = "correct" if data.correct else f"wrong (true cause: `{true_cause}`)"
+        verdict = "correct" if data.correct else f"wrong (true cause: `{blocks.esc(true_cause or '')}`)"
         self.post(client, channel=channel, thread_ts=thread_ts,
-                  text=f"Recorded: <@{user}> marked `{investigation_id}` ({concluded or 'no cause'}) {verdict}. "
+                  text=f"Recorded: <@{user}> marked `{investigation_id}` ({blocks.esc(concluded or 'no cause')}) "
+                       f"{verdict}. "
                        "Thanks: batch evaluation reads this.")
 
     # -- the work itself -----------------------------------------------------------------------------------
@@ -457,7 +459,7 @@ class SlackBot:
                 open_rows, _ = incidents.list_(session=s, limit=5, offset=0, status="open")
                 reply = report_answer(Question(text=text, incident_id=None, report=None, investigation_id=None,
                                                open_incidents=[(r.id, r.title) for r in open_rows]))
-                self.post(client, channel=channel, thread_ts=thread_ts, text=blocks.clip(reply, 3900))
+                self.post(client, channel=channel, thread_ts=thread_ts, text=blocks.clip(blocks.esc(reply), 3900))
                 chat.add_message(session=s, session_id=sid, role="assistant", content=reply)
                 return
             incident = incidents.to_engine_incident(incident_row)
@@ -470,7 +472,7 @@ class SlackBot:
         if report is not None and topic_of(text) != "cause":
             reply = report_answer(Question(text=text, incident_id=incident.id, report=report,
                                            investigation_id=done_id, open_incidents=[]))
-            self.post(client, channel=channel, thread_ts=thread_ts, text=blocks.clip(reply, 3900))
+            self.post(client, channel=channel, thread_ts=thread_ts, text=blocks.clip(blocks.esc(reply), 3900))
             with self.sessions() as s:
                 chat.add_message(session=s, session_id=sid, role="assistant", content=reply,
                                  investigation_id=done_id)
@@ -512,7 +514,7 @@ class SlackBot:
         if progress_ts is not None:
             self._update(client, channel, progress_ts, turn.incident.id, str(inv_id), steps, "done")
         reply = "".join(tokens).strip() or "(no answer)"
-        self.post(client, channel=channel, thread_ts=thread_ts, text=blocks.clip(reply, 3900))
+        self.post(client, channel=channel, thread_ts=thread_ts, text=blocks.clip(blocks.esc(reply), 3900))
         with self.sessions() as s:
             chat.add_message(session=s, session_id=session_id, role="assistant", content=reply,
                              investigation_id=inv_id)

@@ -114,6 +114,8 @@ def client(mini_root: Path, mock: SlackMock, tmp_path_factory: pytest.TempPathFa
         assert c.post("/api/v1/incidents", json=incident).status_code == 201
         again = {**incident, "id": "INC-MINI2", "title": "Raw IPs in web logs, again"}
         assert c.post("/api/v1/incidents", json=again).status_code == 201
+        ping = {**incident, "id": "INC-PING", "title": "<!channel> raw IPs & more in <web> logs"}
+        assert c.post("/api/v1/incidents", json=ping).status_code == 201
         broken = {**incident, "id": "INC-BROKEN", "metric": "no_such_metric", "title": "Broken metric"}
         assert c.post("/api/v1/incidents", json=broken).status_code == 201
         yield c

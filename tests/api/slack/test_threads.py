@@ -218,6 +218,9 @@ def test_question_without_an_incident_lists_open_ones(client: TestClient, mock: 
     answer = mock.wait_for(lambda calls: next((c for c in calls if c.method == "chat.postMessage"
                                                and "Which incident?" in str(c.params.get("text"))), None))
     assert "`INC-MINI`" in answer.params["text"] and answer.params.get("thread_ts") == ts
+    # an incident title is text from outside Slack: shown literally, never a ping or a link
+    assert "&lt;!channel&gt; raw IPs &amp; more in &lt;web&gt; logs" in answer.params["text"]
+    assert not any("<!channel>" in c.raw.decode("utf-8", "replace") for c in mock.calls)
     assert bot.wait_idle(60)
 
 
