@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from pydantic import ValidationError
@@ -47,6 +47,30 @@ def settings_authorize(settings: Settings) -> Callable[..., AuthorizeResult | No
     return authorize
 
 
+class CountingExecutor(ThreadPoolExecutor):
+    """Bolt's lazy-listener pool, counting work from the moment it is queued (inside the request), so
+    ``SlackBot.wait_idle`` cannot miss work that was accepted but has not started yet."""
+
+    def __init__(self, bot: SlackBot, *, max_workers: int) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix="rca-slack")
+        self.bot = bot
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.bot.enter()
+
+        def run() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.bot.leave()
+
+        try:
+            return super().submit(run)
+        except BaseException:  # not queued (pool shut down): nothing will leave for it
+            self.bot.leave()
+            raise
+
+
 def build_bolt_app(bot: SlackBot, *, authorize: Callable[..., AuthorizeResult | None] | None = None) -> App:
     """The Bolt app over ``bot``; ``authorize`` defaults to the settings' single installation."""
     settings = bot.settings
@@ -58,7 +82,7 @@ def build_bolt_app(bot: SlackBot, *, authorize: Callable[..., AuthorizeResult | 
         authorize=authorize or settings_authorize(settings),  # type: ignore[arg-type]  # None = not installed
         client=WebClient(base_url=settings.slack_api_url),
         process_before_response=True,  # ack synchronously in the request; the real work is lazy
-        listener_executor=ThreadPoolExecutor(max_workers=LAZY_THREADS, thread_name_prefix="rca-slack"),
+        listener_executor=CountingExecutor(bot, max_workers=LAZY_THREADS),
     )
 
     def ack_event(ack: Ack) -> None:
@@ -68,20 +92,16 @@ def build_bolt_app(bot: SlackBot, *, authorize: Callable[..., AuthorizeResult | 
         ack(text=bot.ack_text(str(body.get("text") or "")))
 
     def command(body: dict[str, Any], client: WebClient, respond: Any) -> None:
-        with bot.busy():
-            bot.on_command(body=body, client=client, respond=respond)
+        bot.on_command(body=body, client=client, respond=respond)
 
     def mention(body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
-        with bot.busy():
-            bot.on_mention(body=body, event=event, client=client)
+        bot.on_mention(body=body, event=event, client=client)
 
     def message(body: dict[str, Any], event: dict[str, Any], client: WebClient, context: dict[str, Any]) -> None:
-        with bot.busy():
-            bot.on_message(body=body, event=event, client=client, context=context)
+        bot.on_message(body=body, event=event, client=client, context=context)
 
     def action(body: dict[str, Any], client: WebClient) -> None:
-        with bot.busy():
-            bot.on_action(body=body, client=client)
+        bot.on_action(body=body, client=client)
 
     def ack_wrong_view(ack: Ack, body: dict[str, Any]) -> None:
         """Check the modal in the ack, so a missing true cause is shown on the field (the API's own rule)."""
@@ -93,8 +113,7 @@ def build_bolt_app(bot: SlackBot, *, authorize: Callable[..., AuthorizeResult | 
         ack()
 
     def wrong_view(body: dict[str, Any], client: WebClient) -> None:
-        with bot.busy():
-            bot.on_view_submission(body=body, client=client)
+        bot.on_view_submission(body=body, client=client)
 
     app.command("/rca")(ack=ack_command, lazy=[command])
     app.event("app_mention")(ack=ack_event, lazy=[mention])

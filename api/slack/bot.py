@@ -72,17 +72,15 @@ class SlackBot:
 
     # -- bookkeeping -------------------------------------------------------------------------------------
 
-    @contextmanager
-    def busy(self) -> Iterator[None]:
-        """Counts lazy work in flight, so a test (or a graceful shutdown) can wait for quiet."""
+    def enter(self) -> None:
+        """One more piece of lazy work accepted (counted when queued, not when started)."""
         with self._idle:
             self._busy += 1
-        try:
-            yield
-        finally:
-            with self._idle:
-                self._busy -= 1
-                self._idle.notify_all()
+
+    def leave(self) -> None:
+        with self._idle:
+            self._busy -= 1
+            self._idle.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
         """True once no lazy work is running (False on timeout)."""
