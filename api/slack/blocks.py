@@ -103,10 +103,10 @@ def report_blocks(report: Report, *, investigation_id: str, report_url: str) -> 
     ]
     top = report.root_causes[0] if report.root_causes else None
     if top is None:
-        fallback = f"{report.incident_id}: no candidate cause found"
+        fallback = esc(f"{report.incident_id}: no candidate cause found")
         blocks.append(_section("*Root cause*: no candidate explained the change. See the full report."))
     else:
-        fallback = f"{report.incident_id}: most likely {top.kind} {top.id} (confidence {top.score:.2f})"
+        fallback = esc(f"{report.incident_id}: most likely {top.kind} {top.id} (confidence {top.score:.2f})")
         blocks.append(_section(f"*Root cause*: {top.kind} `{top.id}`: {top.title}"))
         share = "" if top.explained_share is None else f"\n*Explains*: {top.explained_share:.0%} of the change"
         imp = report.impact
