@@ -467,6 +467,13 @@ class SlackBot:
                 session=s, incident_id=incident.id)
             report = Report.model_validate(done.report) if done is not None and done.report else None
             done_id = done.id if done is not None else None
+            if last is not None and last.status in {"queued", "running"}:
+                reply = (f"Investigation `{last.id}` of {incident.id} is still {last.status}; "
+                         "ask again when its report is posted.")
+                self.post(client, channel=channel, thread_ts=thread_ts, text=blocks.esc(reply))
+                chat.add_message(session=s, session_id=sid, role="assistant", content=reply,
+                                 investigation_id=last.id)
+                return
         if report is not None and topic_of(text) != "cause":
             reply = report_answer(Question(text=text, incident_id=incident.id, report=report,
                                            investigation_id=done_id, open_incidents=[]))
