@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("recovered after restart: %d investigation(s) resumed, %d failed", len(resumed), len(failed))
         yield
         app.state.worker.shutdown()
+        app.state.engine.dispose()
 
     app = FastAPI(title="rca", version="0.2.0", lifespan=lifespan,
                   description="Root-cause analysis for data, privacy and trust-and-safety incidents. "

@@ -1,4 +1,4 @@
-"""ASGI middleware: request-size limit (413 before the body is read) and Prometheus request metrics."""
+"""ASGI middleware: request-size limit (413 before the body is read), NUL-free URLs, request metrics."""
 
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        raw = (scope.get("raw_path") or scope.get("path", "").encode()) + b"?" + (scope.get("query_string") or b"")
+        if b"%00" in raw or b"\x00" in raw:  # Postgres text cannot hold NUL: refuse it before any lookup
+            await _send_json(send, 400, "path or query: contains a NUL character")
             return
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")

@@ -38,7 +38,7 @@ class Runtime:
         metrics = Metrics()
         workspace = WarmWorkspace(settings)
         worker = Worker(sessions=sessions, workspace=workspace, metrics=metrics, workers=settings.workers,
-                        max_attempts=settings.max_attempts)
+                        max_attempts=settings.max_attempts, mode=settings.worker_mode)
         return cls(settings=settings, engine=engine, sessions=sessions, metrics=metrics, workspace=workspace,
                    worker=worker, rate_limiter=RateLimiter(settings.rate_limit_per_minute))
 

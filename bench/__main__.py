@@ -13,6 +13,7 @@ BENCHES = [
     ("dowhy.gcm upstream attribution: tuned vs default mechanisms", ["bench_upstream.py"]),
     ("Anomaly detector: false alarms on noise and power by days of history", ["bench_detector.py"]),
     ("Engine: rca investigate wall time and peak memory", ["bench_engine.py"]),
+    ("HTTP service: warm investigation, 50 clients x 60 s", ["bench_service.py"]),
 ]
 
 

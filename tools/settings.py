@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,8 @@ class Settings(BaseSettings):
     lookback_hours: int = Field(72, gt=0, description="How far before the anomaly to look for candidate changes.")
     auth_disabled: bool = Field(False, description="Dev only: every request acts as admin; never in production.")
     workers: int = Field(2, gt=0, le=64, description="Investigations run at once in the service's worker pool.")
+    worker_mode: Literal["process", "thread"] = Field(
+        "process", description="Run the engine in warm worker processes (API stays responsive) or threads.")
     max_attempts: int = Field(2, gt=0, description="Runs of one investigation (restarts included) before it fails.")
     rate_limit_per_minute: int = Field(600, gt=0, description="Requests per minute per API key.")
     max_request_bytes: int = Field(1_000_000, gt=0, description="Largest request body the API accepts.")

@@ -1,6 +1,8 @@
-"""The bounded worker pool that runs investigations in the warm process, and restart recovery.
+"""The bounded worker pool that runs investigations, and restart recovery.
 
-The workspace is opened once and the engine imported once; a request only queues a row. Every outcome is
+Threads claim rows and record outcomes; the engine itself runs in warm worker processes (imports paid and
+workspace opened once per process; ``RCA_WORKER_MODE=thread`` runs it in the threads instead). A request
+only queues a row. Every outcome is
 written back: done with its report, or failed with its reason. Progress steps are written as they happen
 and published to subscribers (the chat stream).
 """
@@ -8,11 +10,13 @@ and published to subscribers (the chat stream).
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,7 @@ from agent.investigate import investigate
 from api.db import AuditRow, InvestigationRow, utcnow
 from api.deps import WarmWorkspace
 from api.errors import USER_ERRORS, one_line
+from api.investigations import engine_process
 from api.metrics import Metrics
 
 log = logging.getLogger("rca.worker")
@@ -34,17 +39,52 @@ class Worker:
     """Runs queued investigations ``settings.workers`` at a time."""
 
     def __init__(self, *, sessions: sessionmaker[Session], workspace: WarmWorkspace, metrics: Metrics,
-                 workers: int, max_attempts: int,
-                 engine: Callable[..., Any] = investigate) -> None:
+                 workers: int, max_attempts: int, mode: str = "process") -> None:
         self.sessions = sessions
         self.workspace = workspace
         self.metrics = metrics
         self.max_attempts = max_attempts
-        self.engine = engine
+        self.mode = mode
+        self.workers = workers
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rca-investigation")
         self._subscribers: dict[str, list[queue.Queue[Event]]] = {}
+        self._progress: dict[str, tuple[Callable[[str], None], threading.Event]] = {}
         self._lock = threading.Lock()
+        self._procs: ProcessPoolExecutor | None = None
+        self._events: Any = None
         self.closed = False
+
+    def _process_pool(self) -> ProcessPoolExecutor:
+        """The engine processes, started on first use (each imports the engine and opens the workspace once)."""
+        with self._lock:
+            if self._procs is None:
+                ctx = multiprocessing.get_context("spawn")
+                self._events = ctx.Queue()
+                self._procs = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
+                                                  initializer=engine_process.init,
+                                                  initargs=(self.workspace.settings, self._events))
+                threading.Thread(target=self._relay, args=(self._events,), name="rca-progress", daemon=True).start()
+            return self._procs
+
+    def _relay(self, events: Any) -> None:
+        """Hand the engine processes' progress steps to the run that is waiting for them."""
+        while True:
+            try:
+                item = events.get()
+            except (EOFError, OSError, ValueError):
+                return
+            if item is None:
+                return
+            inv_id, step = item
+            with self._lock:
+                entry = self._progress.get(inv_id)
+            if entry is None:
+                continue
+            callback, ended = entry
+            if step is None:
+                ended.set()
+            else:
+                callback(step)
 
     def submit(self, investigation_id: str) -> Future[None]:
         """Queue a run; the row is already stored as queued, so a crash before it runs loses nothing."""
@@ -108,21 +148,42 @@ class Worker:
                           .values(trace=list(trace)))
                 s.commit()
 
-        report: dict[str, Any] | None = None
-        error: str | None = None
+        report, error = (self._in_process if self.mode == "process" else self._in_thread)(
+            investigation_id, incident, progress)
+        run_s = time.perf_counter() - t0
+        self._finish(investigation_id, actor=actor, report=report, error=error, trace=trace, run_s=run_s)
+
+    def _in_thread(self, investigation_id: str, incident: Incident, progress: Callable[[str], None]
+                   ) -> tuple[dict[str, Any] | None, str | None]:
         try:
             ws = self.workspace.get()
             history = Path(ws.root) / "history.jsonl"
-            result = self.engine(workspace=ws, incident=incident, history=history if history.is_file() else None,
+            result = investigate(workspace=ws, incident=incident, history=history if history.is_file() else None,
                                  progress=progress)
-            report = result.model_dump(mode="json")
+            return result.model_dump(mode="json"), None
         except USER_ERRORS as err:
-            error = one_line(err)
+            return None, one_line(err)
         except Exception as err:  # recorded with its reason; the service keeps serving
             log.exception("investigation %s failed", investigation_id)
-            error = f"internal error: {one_line(err)}"
-        run_s = time.perf_counter() - t0
-        self._finish(investigation_id, actor=actor, report=report, error=error, trace=trace, run_s=run_s)
+            return None, f"internal error: {one_line(err)}"
+
+    def _in_process(self, investigation_id: str, incident: Incident, progress: Callable[[str], None]
+                    ) -> tuple[dict[str, Any] | None, str | None]:
+        ended = threading.Event()
+        with self._lock:
+            self._progress[investigation_id] = (progress, ended)
+        try:
+            future = self._process_pool().submit(engine_process.run, investigation_id, incident.model_dump_json())
+            kind, value = future.result()
+            ended.wait(timeout=10)  # every step relayed before the outcome is written
+        except BrokenProcessPool as err:
+            with self._lock:
+                self._procs = None  # the next run starts fresh processes
+            return None, f"internal error: the engine process died ({one_line(err)})"
+        finally:
+            with self._lock:
+                self._progress.pop(investigation_id, None)
+        return (value, None) if kind == "ok" else (None, str(value))
 
     def _finish(self, investigation_id: str, *, actor: str, report: dict[str, Any] | None, error: str | None,
                 trace: list[dict[str, Any]], run_s: float) -> None:
@@ -167,3 +228,11 @@ class Worker:
         """Stop taking work; running rows stay 'running' and are resumed by the next start's recover()."""
         self.closed = True
         self.pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            procs, self._procs = self._procs, None
+        if procs is not None:
+            for proc in list(getattr(procs, "_processes", {}).values()):
+                proc.terminate()  # a run cut here is resumed at the next start
+            procs.shutdown(wait=False, cancel_futures=True)
+        if self._events is not None:
+            self._events.put(None)

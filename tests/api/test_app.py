@@ -192,6 +192,12 @@ def test_request_size_limit(client: TestClient, responder: dict[str, str]):
     assert r.status_code == 413 and "larger than the limit of 1000000 bytes" in r.json()["detail"]
 
 
+def test_nul_in_path_or_query_is_400(client: TestClient, viewer: dict[str, str]):
+    r = client.get("/api/v1/incidents/INC%00X", headers=viewer)
+    assert r.status_code == 400 and r.json()["detail"] == "path or query: contains a NUL character"
+    assert client.get("/api/v1/incidents?q=a%00b", headers=viewer).status_code == 400
+
+
 def test_sql_ok_and_audited(client: TestClient, responder: dict[str, str], admin: dict[str, str]):
     r = client.post("/api/v1/sql", json={"query": "select region, count(*) as n from logs group by region "
                                                   "order by region"}, headers=responder)

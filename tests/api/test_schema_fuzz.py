@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -17,19 +18,27 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
 from api.main import create_app
+from tests.api.postgres_server import postgres_server
 from tests.api.service_helpers import settings_for
 from tests.conftest import write_mini_scenario
 
 MAX_EXAMPLES = 12
 
 
-@pytest.fixture(scope="module")
-def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def fuzz_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     root = write_mini_scenario(tmp_path_factory.mktemp("fuzz-ws") / "mini")
-    app = create_app(settings_for(root, tmp_path_factory.mktemp("fuzz-state"), auth_disabled=True, workers=1,
-                                  rate_limit_per_minute=100_000))
-    with TestClient(app):  # runs the lifespan: migrations, warm workspace, worker pool
-        yield app
+    with ExitStack() as stack:
+        extra: dict[str, Any] = {}
+        if request.param == "postgres":
+            url = stack.enter_context(postgres_server())
+            if url is None:
+                pytest.skip("no Postgres server binaries usable on this machine")
+            extra["app_db_url"] = url
+        app = create_app(settings_for(root, tmp_path_factory.mktemp("fuzz-state"), auth_disabled=True, workers=1,
+                                      rate_limit_per_minute=100_000, **extra))
+        with TestClient(app):  # runs the lifespan: migrations, warm workspace, worker pool
+            yield app
 
 
 @pytest.fixture(scope="module")
