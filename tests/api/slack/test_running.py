@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from agent.investigate import investigate
@@ -18,7 +19,8 @@ from tests.api.slack.conftest import CHANNEL, FORM, JSON, authorize, command_bod
 from tests.api.slack.slack_mock import SlackMock
 
 
-def test_question_during_a_run_does_not_start_another(tmp_path: Path, mini_root: Path, mock: SlackMock):
+def test_question_during_a_run_does_not_start_another(tmp_path: Path, mini_root: Path, mock: SlackMock,
+                                                      monkeypatch: pytest.MonkeyPatch):
     release = threading.Event()
     started = threading.Event()
 
@@ -28,8 +30,8 @@ def test_question_during_a_run_does_not_start_another(tmp_path: Path, mini_root:
         assert release.wait(120)
         return investigate(**kwargs)
 
-    app = create_app(slack_settings(mini_root, tmp_path, mock))
-    app.state.worker.engine = held_engine
+    monkeypatch.setattr("api.investigations.worker.investigate", held_engine)  # the thread mode's engine
+    app = create_app(slack_settings(mini_root, tmp_path, mock, worker_mode="thread"))
     mount_slack(app, authorize=authorize)
     with TestClient(app) as c:
         incident = json.loads((mini_root / "incident.json").read_text())
