@@ -19,7 +19,8 @@ setup: $(STAMP)
 demo: setup
 	@test -f $(WORKSPACE)/catalog.yaml || $(BIN)/python -m evals.generator --family pii_leak_deploy --seed 1 --size small --out $(WORKSPACE)
 
-run: demo
+run: demo  # seeds the state DB (incidents, a demo admin key) and prints two curls, then serves
+	RCA_WORKSPACE_DIR=$(WORKSPACE) $(BIN)/rca seed
 	RCA_WORKSPACE_DIR=$(WORKSPACE) $(BIN)/uvicorn api.main:app --host 127.0.0.1 --port 8000
 
 test: setup
@@ -44,3 +45,10 @@ eval-large: setup  # the suite's seeds at ~2M rows each (Parquet, 2.4 GB each un
 
 clean:
 	rm -rf $(VENV) .rca evals/scenarios
+
+# --- Slack bot (api/slack, docs/slack.md): the app manifest with this service's public URL ---
+.PHONY: slack-manifest
+RCA_PUBLIC_BASE_URL ?= https://rca.example.com
+slack-manifest:
+	@sed 's#https://rca.example.com#$(RCA_PUBLIC_BASE_URL)#g' deploy/slack-manifest.yaml
+# --- end Slack bot ---

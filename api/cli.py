@@ -23,6 +23,13 @@ app.add_typer(catalog_app, name="catalog")
 err_console = Console(stderr=True, soft_wrap=True)
 out_console = Console()
 
+from api import cli_service  # noqa: E402
+from api.cli_keys import keys_app  # noqa: E402
+
+app.add_typer(keys_app, name="keys")
+app.command("batch")(cli_service.batch)
+app.command("seed")(cli_service.seed)
+
 try:  # the incident-memory commands live in their own module
     from api.cli_memory import memory_app
 

@@ -9,7 +9,7 @@ import typer
 
 from tools.memory import IncidentMemory, MemoryUnavailable
 from tools.memory.embeddings import KINDS
-from tools.settings import Settings
+from tools.settings import get_settings
 
 memory_app = typer.Typer(
     help="Incident memory: ingest past incidents (history.jsonl) and search for similar ones.",
@@ -32,7 +32,7 @@ def _open(*, path: Path | None, url: str | None, collection: str, embedding: str
     if embedding not in KINDS:
         raise _fail(f"--embedding must be one of {', '.join(KINDS)}, got {embedding!r}")
     if path is None and url is None:
-        settings = Settings()
+        settings = get_settings()
         url = settings.chroma_url
         path = None if url else settings.chroma_path
     try:

@@ -1,42 +1,65 @@
-"""FastAPI dependencies: settings, the state store and the workspace, as ``Annotated`` types."""
+"""FastAPI dependencies as ``Annotated`` types: settings (the one way in), a DB session, the warm workspace."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
+import threading
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
 
 from api.errors import USER_ERRORS, one_line
-from api.store import Store
-from tools.settings import Settings, get_settings
+from tools.settings import Settings
 from tools.workspace import Workspace
 
 
 def settings_dep(request: Request) -> Settings:
-    return getattr(request.app.state, "settings", None) or get_settings()
+    """The app's settings, built once in ``create_app``; routes never construct their own."""
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 SettingsDep = Annotated[Settings, Depends(settings_dep)]
 
 
-def store_dep(request: Request) -> Store:
-    return request.app.state.store
+def session_dep(request: Request) -> Iterator[Session]:
+    with request.app.state.sessions() as session:
+        yield session
 
 
-StoreDep = Annotated[Store, Depends(store_dep)]
+SessionDep = Annotated[Session, Depends(session_dep)]
 
 
-@lru_cache(maxsize=4)
-def _open_workspace(root: str, settings_json: str) -> Workspace:
-    return Workspace.open(Path(root), settings=Settings.model_validate_json(settings_json))
+class WarmWorkspace:
+    """The served workspace, opened once and shared by every request and worker (queries are serialized)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._ws: Workspace | None = None
+        self._lock = threading.Lock()
+        self.error: str | None = None
+
+    def get(self) -> Workspace:
+        """The open workspace; a broken one raises the user error that says why (retried on the next call)."""
+        if self._ws is not None:
+            return self._ws
+        with self._lock:
+            if self._ws is None:
+                try:
+                    self._ws = Workspace.open(self.settings.workspace_dir, settings=self.settings)
+                    self.error = None
+                except USER_ERRORS as err:
+                    self.error = one_line(err)
+                    raise
+        return self._ws
 
 
-def workspace_dep(settings: SettingsDep) -> Workspace:
-    """The configured workspace, opened once; a broken one is a 503 naming the problem."""
+def workspace_dep(request: Request) -> Workspace:
+    """The warm workspace; a broken one is a 503 naming the problem."""
     try:
-        return _open_workspace(str(settings.workspace_dir), settings.model_dump_json())
+        ws: Workspace = request.app.state.workspace.get()
+        return ws
     except USER_ERRORS as err:
         raise HTTPException(status_code=503, detail=f"workspace unavailable: {one_line(err)}") from None
 

@@ -14,6 +14,7 @@ BENCHES = [
     ("Anomaly detector: false alarms on noise and power by days of history", ["bench_detector.py"]),
     ("Engine: rca investigate wall time and peak memory", ["bench_engine.py"]),
     ("Agent: its own overhead per investigation beside the engine's time", ["bench_agent.py"]),
+    ("HTTP service: warm investigation, 50 clients x 60 s", ["bench_service.py"]),
 ]
 
 

@@ -41,6 +41,23 @@ class Settings(BaseSettings):
     llm_tool_output_chars: int = Field(6000, gt=200, description="Cap on one tool result shown to the model.")
     artifacts_dir: Path = Field(Path(".rca/artifacts"), description="Charts and other files the agent draws.")
     lookback_hours: int = Field(72, gt=0, description="How far before the anomaly to look for candidate changes.")
+    auth_disabled: bool = Field(False, description="Dev only: every request acts as admin; never in production.")
+    workers: int = Field(2, gt=0, le=64, description="Investigations run at once in the service's worker pool.")
+    worker_mode: Literal["process", "thread"] = Field(
+        "process", description="Run the engine in warm worker processes (API stays responsive) or threads.")
+    max_attempts: int = Field(2, gt=0, description="Runs of one investigation (restarts included) before it fails.")
+    rate_limit_per_minute: int = Field(600, gt=0, description="Requests per minute per API key.")
+    max_request_bytes: int = Field(1_000_000, gt=0, description="Largest request body the API accepts.")
+    impact_k: int = Field(10, gt=0, description="Impact counts under k are suppressed (k-anonymity).")
+    # --- Slack bot (api/slack) ---
+    slack_signing_secret: SecretStr | None = Field(
+        None, description="Slack app signing secret; unset = /slack/events answers 503 (bot off).")
+    slack_bot_token: SecretStr | None = Field(
+        None, description="Bot token (xoxb-...) of the default installation (single workspace).")
+    slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL (tests: a mock).")
+    public_base_url: str = Field("http://127.0.0.1:8000", description="The service's URL as users reach it "
+                                 "(links to full reports in Slack).")
+    # --- end Slack bot ---
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -172,7 +172,8 @@ def test_agent_query_becomes_a_finding_only_when_cited(scen: tuple[Path, Setting
     assert report.narrative_source == "model"
     assert [f.title for f in report.findings] == ["EU users"]
     ev = next(e for e in report.evidence if e.id == report.findings[0].evidence[0])
-    assert ev.kind == "sql" and "COUNT(DISTINCT" in (ev.sql or "") and ev.data["sample"] == [[1194]] and ev.data["rows"] == 1
+    assert ev.kind == "sql" and "COUNT(DISTINCT" in (ev.sql or "")
+    assert ev.data["sample"] == [[1194]] and ev.data["rows"] == 1
 
 
 def test_draw_chart_saves_a_png(scen: tuple[Path, Settings, Report]) -> None:
