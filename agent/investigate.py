@@ -821,6 +821,11 @@ def step_upstream(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> list[
 
     nodes = [ctx.metric.name, *ancestors]
     first = pd.Timestamp(anomaly.series["bucket"].iloc[0]).to_pydatetime()
+    # --- robust (issue 20 item 4): a period-long window is compared with up to two periods before it
+    from tools.period_shift import attribute_period_shift, is_period_window, reference_start
+
+    first = reference_start(first=first, start=anomaly.start, end=anomaly.end, step=GRAIN_DELTA[ctx.grain])
+    # --- end robust
     frames = []
     for name in nodes:
         md = ctx.catalog.metrics[name]
@@ -833,9 +838,14 @@ def step_upstream(ctx: Context, anomaly: AnomalyWindow, levels: Levels) -> list[
     mask = (series.index >= pd.Timestamp(levels.analysis_period[0])) & (series.index < pd.Timestamp(anomaly.end))
     sub = [(u, d) for u, d in ctx.catalog.graph if u in nodes and d in nodes]
     try:
-        result = attribute_upstream(series=series, graph=sub, target=ctx.metric.name, anomaly=mask,
-                                    direction=1 if anomaly.direction == "up" else -1,
-                                    seasons=daily_phase(series.index, ctx.grain))
+        # --- robust (issue 20 item 4): whole-period shift -> gcm.distribution_change; short window -> outliers
+        if is_period_window(window_buckets=int(mask.sum()), reference_buckets=int((~mask).sum())):
+            result = attribute_period_shift(series=series, graph=sub, target=ctx.metric.name, window=mask,
+                                            direction=1 if anomaly.direction == "up" else -1)
+        else:  # --- end robust
+            result = attribute_upstream(series=series, graph=sub, target=ctx.metric.name, anomaly=mask,
+                                        direction=1 if anomaly.direction == "up" else -1,
+                                        seasons=daily_phase(series.index, ctx.grain))
     except ValueError as err:
         ctx.limitations.append(f"upstream attribution not possible: {err}")
         return []
