@@ -126,6 +126,10 @@ class Context:
         eid = self.evidence.add("sql", title, sql=result.sql, rows=len(result.rows),
                                 elapsed_ms=round(result.elapsed_ms, 1), truncated=result.truncated)
         frame = result.to_frame()
+        # --- robust (issue 20 item 2): a zero denominator is +-inf or NaN in DuckDB: that cell is missing data
+        if "value" in frame.columns:
+            frame["value"] = pd.to_numeric(frame["value"], errors="coerce").replace([np.inf, -np.inf], np.nan)
+        # --- end robust
         frame.attrs["evidence"] = eid
         if result.truncated:
             self.limitations.append(f"{title}: result truncated at {max_rows} rows")
@@ -220,7 +224,7 @@ def step_levels(ctx: Context, anomaly: AnomalyWindow) -> Levels:
                ("analysis", onset, anomaly.end)]
     frame = ctx.sql(metric_cells(m, dialect=ctx.dialect, periods=periods, filters=ctx.incident.filters),
                     f"{m.name}: baseline vs anomaly window")
-    vals = {r["period"]: float(r["value"]) if r["value"] is not None else None for _, r in frame.iterrows()}
+    vals = {r["period"]: float(r["value"]) if pd.notna(r["value"]) else None for _, r in frame.iterrows()}  # robust
     if vals.get("anomaly") is None or vals.get("baseline") is None:
         raise InputError(f"metric {m.name} has no rows in the baseline or the anomaly window")
     additive = is_additive(m, ctx.dialect)
