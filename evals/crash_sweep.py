@@ -273,6 +273,11 @@ def cases(*, quick: bool = False) -> list[Case]:
                     Case(base, (("segment_empty", None),)), Case(base, (("window_outside_data", None),))]
         return out
     for base in BASES:
+        if base == "deploy_30_days":  # a month of hourly rows: each run is costly, the history edits matter most
+            out += [Case(base), Case(base, (("lag", 3),)), Case(base, (("lag", -3),)),
+                    Case(base, (("one_bucket", "last"),)), Case(base, (("to_last_row", 1),))]
+            out += [Case(base, (("history_days", d),)) for d in (0.1, 1.0, 7.0, 14.0)]
+            continue
         lags = ALL_LAGS if base == "deploy_hour" else SOME_LAGS
         out.append(Case(base))
         out += [Case(base, (("lag", lag),)) for lag in lags]
@@ -458,14 +463,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.crash_sweep", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("evals/results/crash-sweep.md"))
     parser.add_argument("--quick", action="store_true", help="the bounded subset only")
-    parser.add_argument("--only", help="run only cases whose name contains this text")
+    parser.add_argument("--only", help="run only cases whose name contains one of these (comma-separated) texts")
     parser.add_argument("--subprocess", type=int, default=3, help="cases also run as real processes")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any case crashed")
+    parser.add_argument("--raw", type=Path, help="also write the outcomes as JSON here (for --merge)")
+    parser.add_argument("--merge", type=Path, nargs="+", help="render --out from raw JSON files of split runs")
     args = parser.parse_args(argv)
+    if args.merge:
+        raw = [json.loads(p.read_text()) for p in args.merge]
+        merged = [Outcome(**o) for r in raw for o in r["outcomes"]]
+        write_report(merged, args.out, wall=sum(r["wall"] for r in raw))
+        return 0
     # Incident memory is not what the sweep tests: the offline lexical embedding keeps each case cheap.
     os.environ.setdefault("RCA_EMBEDDING", "lexical")
     t0 = time.perf_counter()
-    grid = [c for c in cases(quick=args.quick) if args.only is None or args.only in c.name]
+    grid = [c for c in cases(quick=args.quick) if args.only is None or any(o in c.name for o in args.only.split(","))]
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="rca-crash-sweep-") as tmp:
         bases = make_bases(Path(tmp) / "bases", sorted({c.base for c in grid}))
@@ -480,7 +492,10 @@ def main(argv: list[str] | None = None) -> int:
             o = run_subprocess(case, bases, work)
             o.case = f"{o.case} (subprocess)"
             outcomes.append(o)
-    write_report(outcomes, args.out, wall=time.perf_counter() - t0)
+    wall = time.perf_counter() - t0
+    write_report(outcomes, args.out, wall=wall)
+    if args.raw:
+        args.raw.write_text(json.dumps({"wall": wall, "outcomes": [o.__dict__ for o in outcomes]}, indent=1))
     crashes = sum(o.status == "crash" for o in outcomes)
     print(f"wrote {args.out}: {len(outcomes)} cases, {crashes} crash(es)", file=sys.stderr)
     return 1 if crashes and args.strict else 0
