@@ -45,7 +45,7 @@ BASES: dict[str, tuple[str, int, dict[str, Any]]] = {
     "deploy_30_days": ("pii_leak_deploy", 2, {"days": 30, "window": True}),
 }
 ALL_LAGS = list(range(-48, 49))
-SOME_LAGS = [-48, -6, -3, -2, -1, 0, 1, 2, 3, 4, 12, 48]
+SOME_LAGS = [-48, -3, -2, -1, 0, 1, 2, 3, 4, 48]
 HISTORY_DAYS = [0.1, 0.25, 0.5, 1.0, 2.0, 7.0]
 SPEC_KINDS = {"change", "experiment", "upstream", "segment"}
 
@@ -215,8 +215,9 @@ def nan_values(s: Scenario) -> None:
         for c in t.columns:
             if c in ts_cols:
                 continue
-            numeric = pd.to_numeric(t[c], errors="coerce")
-            if numeric.notna().mean() > 0.9:
+            # A regex, not pd.to_numeric: pandas 2's string parser segfaulted on this data (IPs, hex ids).
+            numeric = t[c].astype(str).str.fullmatch(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
+            if numeric.mean() > 0.9:
                 t.loc[t.index % 3 == 0, c] = "NaN"
                 t.loc[t.index % 7 == 0, c] = None
         s.set_table(name, t)
@@ -273,6 +274,9 @@ def cases(*, quick: bool = False) -> list[Case]:
                     Case(base, (("segment_empty", None),)), Case(base, (("window_outside_data", None),))]
         return out
     for base in BASES:
+        if base == "deploy_minute":  # minute grain costs 15-30 s a run: the quick set
+            out += [c for c in cases(quick=True) if c.base == base]
+            continue
         if base == "deploy_30_days":  # a month of hourly rows: each run is costly, the history edits matter most
             out += [Case(base), Case(base, (("lag", 3),)), Case(base, (("lag", -3),)),
                     Case(base, (("one_bucket", "last"),)), Case(base, (("to_last_row", 1),))]
@@ -284,7 +288,7 @@ def cases(*, quick: bool = False) -> list[Case]:
         out += [Case(base, (("one_bucket", w),)) for w in ("onset", "last", "first")]
         out += [Case(base, (("to_last_row", k),)) for k in (1, 2, 6)]
         out += [Case(base, (("grain", g),)) for g in ("minute", "hour", "day")]
-        out += [Case(base, (("history_days", d),)) for d in HISTORY_DAYS]
+        out += [Case(base, (("history_days", d),)) for d in (HISTORY_DAYS if base == "deploy_hour" else (0.1, 1.0))]
         out += [Case(base, ((e, None),)) for e in ("no_dimensions", "filter_to_nothing", "segment_empty",
                                                     "null_dimension", "zero_denominator", "nan_values",
                                                     "window_outside_data", "window_reversed", "no_window")]
