@@ -1,6 +1,6 @@
 """The crash sweep's bounded subset: perturbed scenarios give a spec-valid report or one ``error:`` line, exit 2.
 
-Hypothesis draws a few cases from the sweep's grid (derandomized, so a run is repeatable) and runs them through
+Hypothesis draws four cases from the sweep's grid (derandomized, so a run is repeatable) and runs them through
 the CLI in-process; two more run as real subprocesses. The full grid runs in ``make eval``
 (``python -m evals.crash_sweep``).
 """
@@ -46,7 +46,7 @@ def _assert_contract(o: Outcome) -> None:
     assert o.status in {"ok", "error"}, f"{o.case}: {o.detail}\n" + "".join(o.tb)
 
 
-@settings(max_examples=6, deadline=None, derandomize=True, database=None,
+@settings(max_examples=4, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=st.sampled_from(GRID))
 def test_perturbed_scenarios_never_crash(case: Case, bases: Path, tmp_path_factory: pytest.TempPathFactory
@@ -55,8 +55,7 @@ def test_perturbed_scenarios_never_crash(case: Case, bases: Path, tmp_path_facto
 
 
 @pytest.mark.parametrize("case", [Case("deploy_hour", (("one_bucket", "last"),)),
-                                  Case("deploy_hour", (("zero_denominator", None),)),  # was NaN scores
-                                  Case("graph_last_minute", (("no_dimensions", None), ("lag", 2)))],
+                                  Case("deploy_hour", (("zero_denominator", None),))],  # was NaN scores
                          ids=lambda c: c.name)
 def test_edge_windows_in_process(case: Case, bases: Path, tmp_path: Path) -> None:
     _assert_contract(run_inprocess(case, bases, tmp_path))
