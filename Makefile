@@ -35,6 +35,7 @@ bench: setup
 
 eval: setup
 	$(BIN)/python -m evals.run
+	$(BIN)/python -m evals.crash_sweep  # perturbed scenarios: report or one-line error, never a traceback
 
 eval-holdout: setup
 	$(BIN)/python -m evals.run --holdout --no-baselines

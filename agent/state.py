@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 from sqlglot import exp
@@ -110,6 +111,8 @@ class Investigation:
         eid = self.evidence.add(title, SqlData(rows=len(result.rows), elapsed_ms=round(result.elapsed_ms, 1),
                                                truncated=result.truncated), sql=result.sql)
         frame = result.to_frame()
+        if "value" in frame.columns:  # a zero denominator is +-inf or NaN in DuckDB: that cell is missing data
+            frame["value"] = pd.to_numeric(frame["value"], errors="coerce").replace([np.inf, -np.inf], np.nan)
         frame.attrs["evidence"] = eid
         if result.truncated:
             self.limitations.append(f"{title}: result truncated at {len(result.rows)} rows (RCA_ENGINE_MAX_ROWS); "

@@ -1,4 +1,5 @@
-"""The evaluation suite: 9 families x 7 seeds, each seed with its own effect size, noise, volume and timing.
+"""The evaluation suite: 9 families x 7 seeds and 2 metric-graph families x 6, each seed with its own effect
+size, noise, volume and timing.
 
 ``python -m evals.suite --out evals/scenarios [--size small]`` writes every scenario folder plus a
 ``suite.json`` manifest (the specs, so a runner can group scores by family). Parameters not set here are
@@ -112,6 +113,22 @@ VARIANTS: dict[str, list[dict[str, Any]]] = {
         {"metric": "consent_reject_rate", "effect": -0.1},
         {"effect": -0.15, "volume": 0.6, "filters": True},
         {"metric": "consent_reject_rate", "effect": -0.12, "onset_hour": 21, "scope": {"platform": "android"}},
+    ],
+    "graph_period_shift": [
+        {"shifted": "reviewers_online"},
+        {"shifted": "reports_received"},
+        {"shifted": "auto_action_rate"},
+        {"shifted": "reviewers_online", "effect": -0.08, "noise": 0.08},  # small but real
+        {"shifted": "auto_action_rate", "effect": -0.05, "window_days": 61},  # two months, a smaller shift
+        {"shifted": "reports_received", "effect": 0.1, "reference_days": 120},
+    ],
+    "graph_last_bucket": [
+        {"spiked": "consent_db_latency_ms"},
+        {"spiked": "consent_cache_miss_rate"},
+        {"spiked": "geo_lookup_latency_ms"},
+        {"spiked": "consent_db_latency_ms", "effect": 0.6, "noise": 0.12},  # small but real
+        {"spiked": "geo_lookup_latency_ms", "effect": 0.8, "days": 1},
+        {"spiked": "consent_cache_miss_rate", "effect": 1.5, "noise": 0.1},
     ],
 }
 

@@ -116,8 +116,11 @@ class Features(BaseModel):
         explained = min(max(self.explained, 0.0), 1.0)
         significance = 1.0 if self.p_value is None else max(1.0 - self.p_value, 0.02)
         refutation = (self.refutations_passed + 1) / (self.refutations_run + 1)
-        return float(explained ** 0.5 * significance * refutation * self.timing * self.design * self.anomaly
-                     * self.specificity * self.shared)
+        score = float(explained ** 0.5 * significance * refutation * self.timing * self.design * self.anomaly
+                      * self.specificity * self.shared)
+        # A NaN feature (an estimate over cells with a zero denominator) is no evidence: it must not become a
+        # NaN score, which is not JSON and sorts anywhere.
+        return score if math.isfinite(score) else 0.0
 
 
 def lead_fit(p_value: float | None, threshold: float | None) -> float:

@@ -44,7 +44,7 @@ def step_levels(inv: Investigation, anomaly: AnomalyWindow) -> Levels:
                ("analysis", onset, anomaly.end)]
     frame = inv.sql(metric_cells(m, dialect=inv.dialect, periods=periods, filters=inv.incident.filters),
                     f"{m.name}: baseline vs anomaly window")
-    vals = {r["period"]: float(r["value"]) if r["value"] is not None else None for _, r in frame.iterrows()}
+    vals = {r["period"]: float(r["value"]) if pd.notna(r["value"]) else None for _, r in frame.iterrows()}
     base, obs = vals.get("baseline"), vals.get("anomaly")
     if obs is None or base is None:
         raise InputError(f"metric {m.name} has no rows in the baseline or the anomaly window")

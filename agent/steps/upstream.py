@@ -10,7 +10,7 @@ import pandas as pd
 from agent.report import UpstreamData
 from agent.state import Candidate, Investigation, StepTrail
 from agent.steps.levels import Levels
-from tools.anomaly import AnomalyWindow
+from tools.anomaly import GRAIN_DELTA, AnomalyWindow
 from tools.metric_sql import metric_cells
 from tools.ranking import UPSTREAM_CLEAR, UPSTREAM_DISCOUNT, Features, anomaly_factor
 
@@ -39,16 +39,23 @@ def step_upstream(inv: Investigation, anomaly: AnomalyWindow, levels: Levels) ->
     ancestors = inv.catalog.ancestors(inv.metric.name)
     if not ancestors:
         return UpstreamOut(candidates=[], trail=inv.trail(mark))
+    from tools.period_shift import attribute_period_shift, is_period_window
     from tools.upstream import attribute_upstream
 
     nodes = [inv.metric.name, *ancestors]
     series = _node_series(inv, anomaly, nodes)
     mask = (series.index >= pd.Timestamp(levels.onset)) & (series.index < pd.Timestamp(anomaly.end))
     sub = [(u, d) for u, d in inv.catalog.graph if u in nodes and d in nodes]
+    direction = 1 if anomaly.direction == "up" else -1
     try:
-        result = attribute_upstream(series=series, graph=sub, target=inv.metric.name, anomaly=mask,
-                                    direction=1 if anomaly.direction == "up" else -1,
-                                    seasons=daily_phase(series.index, inv.grain))
+        # A period-long window (a quarter at day grain) shifted as a whole: attribute the change of
+        # distribution against the periods before it; a short window is an outlier to attribute.
+        if is_period_window(window_buckets=int(mask.sum()), reference_buckets=int((~mask).sum())):
+            result = attribute_period_shift(series=series, graph=sub, target=inv.metric.name, window=mask,
+                                            direction=direction)
+        else:
+            result = attribute_upstream(series=series, graph=sub, target=inv.metric.name, anomaly=mask,
+                                        direction=direction, seasons=daily_phase(series.index, inv.grain))
     except ValueError as err:
         inv.limitations.append(f"upstream attribution not possible: {err}")
         return UpstreamOut(candidates=[], trail=inv.trail(mark))
@@ -86,7 +93,11 @@ def step_upstream(inv: Investigation, anomaly: AnomalyWindow, levels: Levels) ->
 
 def _node_series(inv: Investigation, anomaly: AnomalyWindow, nodes: list[str]) -> pd.DataFrame:
     """Every node's series at the catalog grain, one column each, gaps interpolated."""
+    from tools.period_shift import reference_start
+
     first = pd.Timestamp(anomaly.series["bucket"].iloc[0]).to_pydatetime()
+    # a period-long window is compared with up to two periods before it
+    first = reference_start(first=first, start=anomaly.start, end=anomaly.end, step=GRAIN_DELTA[inv.grain])
     frames = []
     for name in nodes:
         md = inv.catalog.metrics[name]

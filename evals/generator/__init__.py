@@ -33,7 +33,9 @@ from evals.generator import (
     delayed_config,
     experiment_guardrail,
     external_surge,
+    graph_last_bucket,
     graph_mediator,
+    graph_period_shift,
     metric_drop,
     null_incident,
     overlapping_changes,
@@ -48,7 +50,7 @@ Builder = Callable[..., Bundle]
 FAMILIES: dict[str, Builder] = {
     m.FAMILY: m.build
     for m in (pii_leak_deploy, overlapping_changes, experiment_guardrail, graph_mediator, seasonal_decoy,
-              external_surge, delayed_config, null_incident, metric_drop)
+              external_surge, delayed_config, null_incident, metric_drop, graph_period_shift, graph_last_bucket)
 }
 
 

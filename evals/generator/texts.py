@@ -206,6 +206,10 @@ INCIDENT_TEXTS: dict[str, dict[str, list[str]]] = {
             "Escalation from support: reporters waiting too long for a decision.",
         ],
     },
+    "consent_api_latency_ms": {
+        "title": ["Consent API latency spike"],
+        "description": ["The latency alert on the consent API fired."],
+    },
 }
 
 # Past incidents: keyed by (metric, kind). "similar" = same metric and same kind of root cause.

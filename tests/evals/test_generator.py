@@ -53,6 +53,10 @@ def cons(scenarios: dict[str, Path]) -> Any:
         con.close()
 
 
+def truth_metric(path: Path) -> str:
+    return json.loads((path / "incident.json").read_text())["metric"]
+
+
 def _read(path: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     catalog = yaml.safe_load((path / "catalog.yaml").read_text())
     return catalog, json.loads((path / "incident.json").read_text()), json.loads((path / "truth.json").read_text())
@@ -96,7 +100,8 @@ def _seasonal_diff(con: Any, metric: dict[str, Any], reach: str, start: str, end
 def test_every_family_is_registered() -> None:
     assert set(FAMILIES) == {
         "pii_leak_deploy", "overlapping_changes", "experiment_guardrail", "graph_mediator", "seasonal_decoy",
-        "external_surge", "delayed_config", "null_incident", "metric_drop"}
+        "external_surge", "delayed_config", "null_incident", "metric_drop", "graph_period_shift",
+        "graph_last_bucket"}
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
@@ -160,7 +165,10 @@ def test_incident_has_required_keys_and_sane_times(scenarios: dict[str, Path], f
     assert incident["metric"] in catalog["metrics"]
     assert incident["detected_at"] > truth["onset"]
     if "window" in incident:
-        assert truth["onset"] < incident["window"]["start"] < incident["window"]["end"] <= incident["detected_at"]
+        # The last-bucket family's window is exactly the anomalous bucket: it starts at the onset.
+        first = truth["onset"] <= incident["window"]["start"] if family == "graph_last_bucket" else (
+            truth["onset"] < incident["window"]["start"])
+        assert first and incident["window"]["start"] < incident["window"]["end"] <= incident["detected_at"]
         assert truth["window"] == incident["window"]
     for dim, value in incident.get("filters", {}).items():
         assert truth["segment"][dim] == value  # filters only ever narrow to the truth's own segment
@@ -195,8 +203,10 @@ def test_truth_names_something_that_exists(scenarios: dict[str, Path], cons: Any
         assert rc == {"kind": "none", "id": None} and "affected_units" not in truth
     for dim, value in (truth.get("segment") or {}).items():
         assert value in {"platform": PLATFORMS, "region": REGIONS}[dim]
-    if rc["kind"] != "none":
+    if rc["kind"] != "none" and catalog["metrics"][truth_metric(scenarios[family])].get("unit"):
         assert truth["affected_units"] > 0
+    else:  # spec section 2: a metric with no unit gets no impact sizing, so there is nothing to count
+        assert "affected_units" not in truth
 
 
 @pytest.mark.parametrize("family", ["pii_leak_deploy", "overlapping_changes", "seasonal_decoy", "external_surge",

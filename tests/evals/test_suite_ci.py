@@ -17,7 +17,8 @@ from evals.suite import suite_specs
 from tools.settings import Settings
 
 FIRST = {s.family: s for s in suite_specs("small") if s.seed == 1}
-TOP1 = {"delayed_config", "experiment_guardrail", "graph_mediator", "metric_drop", "overlapping_changes",
+TOP1 = {"delayed_config", "experiment_guardrail", "graph_mediator", "graph_last_bucket", "graph_period_shift",
+        "metric_drop", "overlapping_changes",
         "pii_leak_deploy"}
 KNOWN_MISS: dict[str, str] = {}
 # Right first but not confident: overlapping_changes-01 has 10-50 rows an hour, and its onset is read 7 h

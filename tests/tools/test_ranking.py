@@ -52,6 +52,12 @@ def test_score_multiplies_its_factors():
     assert Features(explained=1.0, p_value=1.0).score() == pytest.approx(0.02)
 
 
+def test_a_nan_feature_scores_zero_not_nan():
+    """An estimate over cells with a zero denominator (inf/NaN in the warehouse) is no evidence; NaN is not JSON."""
+    assert Features(explained=float("nan"), p_value=0.01).score() == 0.0
+    assert Features(explained=0.5, p_value=float("nan")).score() == 0.0
+
+
 def test_a_pre_trend_failure_near_its_threshold_costs_little_and_a_clear_one_all():
     from tools.ranking import PRE_TREND_TIMING, lead_fit
 
