@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 WORKSPACE ?= .rca/workspace
 
-.PHONY: setup run test lint bench eval eval-holdout eval-large demo clean
+.PHONY: setup run test lint bench eval eval-holdout eval-large eval-rs demo clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ eval: setup
 
 eval-holdout: setup
 	$(BIN)/python -m evals.run --holdout --no-baselines
+
+eval-rs: setup  # the RS benchmark: 68 real stall incidents, segment answers (results/rs.md)
+	$(BIN)/python -m evals.run --rs
 
 eval-large: setup  # the suite's seeds at ~2M rows each (Parquet, 2.4 GB each under evals/scenarios/large*)
 	$(BIN)/python -m evals.run --size large --no-baselines

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import yaml
 from pydantic import BaseModel
@@ -384,10 +385,203 @@ def gcm_only(source: Path | ScenarioData) -> dict[str, Any] | None:
         return _report(data, causes, name="gcm_only")
 
 
+# ---------------------------------------------------------------------------------------------------------
+# segment baselines (the answer is a segment: the RS benchmark)
+
+ADTRIBUTOR_TEEP = 0.1   # Adtributor's element threshold: an element explaining less is left out of a set
+ADTRIBUTOR_TEP = 0.67   # its set threshold: a set is complete once it explains this much of the change
+ADTRIBUTOR_SETS = 3     # it returns the three most surprising dimensions' sets
+HOTSPOT_PT = 0.67       # HotSpot's potential-score threshold: the shallowest layer reaching it wins
+HOTSPOT_LAYERS = 3
+
+
+def _ratio_parts(value: str) -> tuple[str, str] | None:
+    """(numerator, denominator) SQL of a rate: ``sum(a) / sum(b)`` or ``avg(x)``; None for a plain sum/count."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(value, read="duckdb")
+    while isinstance(tree, exp.Paren):
+        tree = tree.this
+    if isinstance(tree, exp.Div):
+        return tree.this.sql("duckdb"), tree.expression.sql("duckdb")
+    if isinstance(tree, exp.Avg):
+        return f"sum({tree.this.sql('duckdb')})", "count(*)"
+    return None
+
+
+def leaf_frame(data: ScenarioData) -> tuple[pd.DataFrame, list[str], int] | None:
+    """Per leaf (every dimension): numerator and denominator in the baseline (every bucket before the anomaly,
+    per bucket) and in the anomaly (the incident window, else the detection bucket), and the baseline's length.
+
+    None when the metric is not a rate or has no dimensions (the segment baselines do not apply)."""
+    name = data.metric_name()
+    if name is None:
+        return None
+    m = data.metrics[name]
+    dims = [str(d) for d in m.get("dimensions") or []]
+    table, ts, value, _cols = data.metric_sql(name)
+    parts = _ratio_parts(value)
+    if not dims or parts is None:
+        return None
+    start, end = data.window()
+    step = GRAIN_DELTA.get(data.grain, timedelta(hours=1))
+    if end is None:
+        return None
+    if start is None:
+        start = datetime.fromtimestamp(end.replace(tzinfo=UTC).timestamp() // step.total_seconds()
+                                       * step.total_seconds(), tz=UTC).replace(tzinfo=None)
+        end = start + step
+    t, keys = _quote(ts), ", ".join(_quote(d) for d in dims)
+    sql = (f"SELECT CASE WHEN {t} >= ? THEN 'anomaly' ELSE 'baseline' END AS period, {keys}, "
+           f"{parts[0]} AS num, {parts[1]} AS den FROM {_quote(table)} WHERE {t} < ? GROUP BY ALL")
+    frame = data.con.execute(sql, [start, end]).df()
+    n_base = data.con.execute(f"SELECT count(DISTINCT date_trunc('{data.grain}', {t})) FROM {_quote(table)} "
+                              f"WHERE {t} < ?", [start]).fetchone()
+    buckets = int(n_base[0]) if n_base and n_base[0] else 0
+    if frame.empty or buckets == 0:
+        return None
+    for d in dims:
+        frame[d] = frame[d].astype(str)
+    wide = frame.pivot_table(index=dims, columns="period", values=["num", "den"], aggfunc="sum", fill_value=0.0)
+    wide.columns = [f"{v}_{p}" for v, p in wide.columns]
+    for col in ("num_anomaly", "den_anomaly", "num_baseline", "den_baseline"):
+        if col not in wide:
+            wide[col] = 0.0
+    wide[["num_baseline", "den_baseline"]] = wide[["num_baseline", "den_baseline"]] / buckets
+    return wide.reset_index(), dims, buckets
+
+
+def _segment_report(data: ScenarioData, ranked: list[tuple[dict[str, str], float]], claimed: int,
+                    name: str) -> dict[str, Any]:
+    """Root causes of kind segment, best first; the first ``claimed`` are the returned set (score 1)."""
+    causes = [{"kind": "segment", "id": ",".join(f"{d}={v}" for d, v in sorted(seg.items())),
+               "score": 1.0 if i < claimed else 0.0, "strength": round(float(s), 6)}
+              for i, (seg, s) in enumerate(ranked)]
+    return _report(data, causes, name=name, segments=[{"dimensions": seg} for seg, _ in ranked[:5]])
+
+
+def _js_pair(p: float, q: float) -> float:
+    m = (p + q) / 2
+    return sum(0.5 * x * math.log(x / m) for x in (p, q) if x > 0 and m > 0)
+
+
+def adtributor(source: Path | ScenarioData) -> dict[str, Any] | None:
+    """Adtributor (Bhagwan et al., NSDI 2014) for a derived measure A/B, single dimensions.
+
+    Per element: explanatory power EP = (dA*B - dB*A) / (dA_total*B - dB_total*A) (forecast = the baseline's
+    mean bucket, so the EPs of a dimension sum to 1) and surprise = JS(A shares) + JS(B shares). Per dimension,
+    elements by surprise are added while each has EP > 0.1, until the set explains 0.67; the three most
+    surprising complete sets are returned (their elements, set by set)."""
+    with _opened(source) as data:
+        got = leaf_frame(data)
+        if got is None:
+            return None
+        leaves, dims, _ = got
+        fa, fb = leaves["num_baseline"].sum(), leaves["den_baseline"].sum()
+        aa, ab = leaves["num_anomaly"].sum(), leaves["den_anomaly"].sum()
+        total = (aa - fa) * fb - (ab - fb) * fa
+        sets = []
+        for d in dims:
+            g = leaves.groupby(d)[["num_baseline", "den_baseline", "num_anomaly", "den_anomaly"]].sum()
+            rows = []
+            for val, r in g.iterrows():
+                ep = ((r.num_anomaly - r.num_baseline) * fb - (r.den_anomaly - r.den_baseline) * fa) / total \
+                    if total else 0.0
+                sur = (_js_pair(r.num_baseline / fa if fa else 0, r.num_anomaly / aa if aa else 0)
+                       + _js_pair(r.den_baseline / fb if fb else 0, r.den_anomaly / ab if ab else 0))
+                rows.append((str(val), float(ep), float(sur)))
+            rows.sort(key=lambda x: x[2], reverse=True)
+            chosen, explained = [], 0.0
+            for val, ep, sur in rows:
+                if ep > ADTRIBUTOR_TEEP:
+                    chosen.append((val, ep, sur))
+                    explained += ep
+                if explained > ADTRIBUTOR_TEP:
+                    break
+            if chosen and explained > ADTRIBUTOR_TEP:
+                sets.append((sum(c[2] for c in chosen), d, chosen))
+        sets.sort(key=lambda x: x[0], reverse=True)
+        ranked = [({d: val}, sur) for _, d, chosen in sets[:ADTRIBUTOR_SETS] for val, _, sur in chosen]
+        return _segment_report(data, ranked, len(ranked), "adtributor")
+
+
+def _potential(v: np.ndarray, f: np.ndarray, members: list[np.ndarray]) -> float:
+    """HotSpot's potential score of a set of elements: how much of the leaves' deviation from forecast the
+    set's ripple effect (each element's change spread over its leaves in proportion to their forecast)
+    reproduces: max(0, 1 - |v - a| / |v - f|)."""
+    a = f.copy()
+    for mask in members:
+        fs = f[mask].sum()
+        a[mask] = f[mask] * (v[mask].sum() / fs) if fs > 0 else v[mask]
+    base = float(np.linalg.norm(v - f))
+    return max(0.0, 1.0 - float(np.linalg.norm(v - a)) / base) if base > 0 else 0.0
+
+
+def hotspot(source: Path | ScenarioData) -> dict[str, Any] | None:
+    """HotSpot-style search (Sun et al., 2018) on the rate's numerator: forecast per leaf = its baseline rate
+    (else the overall one) times its anomaly denominator. Per cuboid (layers 1..3) elements are added greedily
+    by potential score while it rises (HotSpot uses MCTS; greedy is its one-step version); the shallowest layer
+    whose best set reaches 0.67 wins, else the best set overall. Returns that set."""
+    from itertools import combinations
+
+    with _opened(source) as data:
+        got = leaf_frame(data)
+        if got is None:
+            return None
+        leaves, dims, _ = got
+        overall = leaves["num_baseline"].sum() / max(leaves["den_baseline"].sum(), 1e-12)
+        rate_b = np.where(leaves["den_baseline"] > 0,
+                          leaves["num_baseline"] / leaves["den_baseline"].where(leaves["den_baseline"] > 0, 1),
+                          overall)
+        f = rate_b * leaves["den_anomaly"].to_numpy(dtype=float)
+        v = leaves["num_anomaly"].to_numpy(dtype=float)
+        best: tuple[float, list[dict[str, str]]] = (0.0, [])
+        for layer in range(1, min(HOTSPOT_LAYERS, len(dims)) + 1):
+            layer_best: tuple[float, list[dict[str, str]]] = (0.0, [])
+            for cuboid in combinations(dims, layer):
+                keys = leaves[list(cuboid)].astype(str).agg("\x1f".join, axis=1)
+                elems = {k: (keys == k).to_numpy() for k in keys.unique()}
+                single = sorted(((_potential(v, f, [m]), k) for k, m in elems.items()), reverse=True)
+                chosen, score = [], 0.0
+                for _ps, k in single:
+                    trial = _potential(v, f, [elems[c] for c in [*chosen, k]])
+                    if trial <= score:
+                        break
+                    chosen, score = [*chosen, k], trial
+                if score > layer_best[0]:
+                    layer_best = (score, [dict(zip(cuboid, k.split("\x1f"), strict=True)) for k in chosen])
+            if layer_best[0] > best[0]:
+                best = layer_best
+            if best[0] >= HOTSPOT_PT:
+                break
+        return _segment_report(data, [(seg, best[0]) for seg in best[1]], len(best[1]), "hotspot")
+
+
+def top_value_change(source: Path | ScenarioData) -> dict[str, Any] | None:
+    """The single dimension value whose rate rose the most (anomaly vs baseline); the top one is claimed."""
+    with _opened(source) as data:
+        got = leaf_frame(data)
+        if got is None:
+            return None
+        leaves, dims, _ = got
+        ranked = []
+        for d in dims:
+            g = leaves.groupby(d)[["num_baseline", "den_baseline", "num_anomaly", "den_anomaly"]].sum()
+            for val, r in g.iterrows():
+                if r.den_anomaly > 0 and r.den_baseline > 0:
+                    ranked.append(({d: str(val)}, r.num_anomaly / r.den_anomaly - r.num_baseline / r.den_baseline))
+        ranked.sort(key=lambda x: x[1], reverse=True)
+        return _segment_report(data, ranked[:3], 1, "top_value_change")
+
+
 BASELINES: dict[str, BaselineFn] = {
     "last_change": last_change,
     "biggest_jump": biggest_jump,
     "gcm_only": gcm_only,
+    "adtributor": adtributor,
+    "hotspot": hotspot,
+    "top_value_change": top_value_change,
 }
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from evals.scorer import Aggregate, Calibration, ScenarioScore, aggregate_by_family, calibration_of
+from evals.scorer import Aggregate, Calibration, ScenarioScore, SegmentSetScore, aggregate_by_family, calibration_of
 
 ENGINE = "engine"
 
@@ -169,3 +169,65 @@ def write_chart(scores: Sequence[ScenarioScore], path: Path, *, title: str = "AC
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+# ---------------------------------------------------------------------------------------------------------
+# RS: segment localization on real incidents
+
+RS_REFERENCE = {"RiskLoc": 0.065, "Squeeze": 0.111, "HotSpot": 0.054, "AutoRoot": 0.167, "Adtributor": 0.417,
+                "RobustSpot": 0.425}
+
+
+def _rs_group(rows: Sequence[SegmentSetScore]) -> str:
+    n = len(rows)
+    if not n:
+        return "n/a | n/a | n/a"
+    return (f"{_pct(sum(r.top.get(1, False) for r in rows) / n)} | {_pct(sum(r.top.get(3, False) for r in rows) / n)}"
+            f" | {sum(r.f1 for r in rows) / n:.2f}")
+
+
+def _truth_group(r: SegmentSetScore) -> str:
+    return "several" if r.n_truth > 1 else f"{r.dims}-dim"
+
+
+def render_rs_markdown(rows: Sequence[SegmentSetScore], meta: RunMeta) -> str:
+    """rs.md: top-1 / top-3 / F1 per system, overall and per truth shape, then every case."""
+    systems = system_order([r.system for r in rows])
+    groups = sorted({_truth_group(r) for r in rows}, key=lambda g: (g == "several", g))
+    lines = [f"# {meta.title}", "",
+             f"{meta.date} · commit {meta.commit} · {meta.scenarios} cases · engine {meta.engine_mode} · "
+             f"{meta.wall_s:.0f} s on {meta.workers} workers", *[f"- {n}" for n in meta.notes], "",
+             "Top-1: the first root cause is a labelled segment. Top-3: the first three hold min(3, number labelled)"
+             " of the labelled segments. F1: the reported set (segment root causes with score >= 0.5; a baseline's"
+             " returned set) against the labelled set, per case, averaged. Reproduce: `make eval-rs`.", "",
+             "| system | n | top-1 | top-3 | F1 | " + " | ".join(f"{g} (n) top-1 / top-3 / F1" for g in groups)
+             + " | errors |", "|---" * (5 + len(groups)) + "|---|"]
+    for s in systems:
+        mine = [r for r in rows if r.system == s]
+        cells = []
+        for g in groups:
+            part = [r for r in mine if _truth_group(r) == g]
+            cells.append(f"({len(part)}) " + _rs_group(part).replace(" | ", " / "))
+        lines.append(f"| {s} | {len(mine)} | {_rs_group(mine)} | " + " | ".join(cells)
+                     + f" | {sum(r.error is not None for r in mine)} |")
+    lines += ["", "Published F1 of the returned set on 18 of these cases (RiskLoc repository, default settings): "
+              + ", ".join(f"{k} {v:.2f}" for k, v in RS_REFERENCE.items()) + ".", "", "## Per case", "",
+              "| case | truth | " + " | ".join(f"{s} top-3 (reported)" for s in systems) + " |",
+              "|---|---|" + "---|" * len(systems)]
+    by_case: dict[str, dict[str, SegmentSetScore]] = {}
+    for r in rows:
+        by_case.setdefault(r.scenario, {})[r.system] = r
+    truths = {r.scenario: r for r in rows if r.system == systems[0]}
+    for case in sorted(by_case):
+        cells = []
+        for s in systems:
+            r = by_case[case].get(s)
+            if r is None:
+                cells.append("")
+                continue
+            mark = "✓" if r.top.get(1) else ("top-3" if r.top.get(3) else "✗")
+            shown = r.error[:60] if r.error else "; ".join(r.ranked) + f" ({len(r.reported)} rep., F1 {r.f1:.2f})"
+            cells.append(f"{mark} {shown}")
+        lines.append(f"| {case} | {_truth_group(truths.get(case, next(iter(by_case[case].values()))))} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "evals" / "scenarios"
 RESULTS = ROOT / "evals" / "results"
 ENGINE_TIMEOUT_S = 300.0
+DEFAULT_BASELINES = "last_change,biggest_jump,gcm_only"
 
 
 class EngineTimeout(Exception):
@@ -355,6 +356,57 @@ def petshop_scenarios(out: Path) -> tuple[list[Scenario], Callable[[Scenario], K
 
 
 # ---------------------------------------------------------------------------------------------------------
+# RS (external benchmark: the answer is a segment)
+
+RS_BASELINES = "adtributor,hotspot,top_value_change"
+
+
+def run_rs(args: argparse.Namespace) -> int:
+    """Convert the RS cases (evals.riskloc), run the engine through ``rca investigate DIR --json`` and the
+    segment baselines, score top-1 / top-3 / set F1 (evals.scorer.segment_set_score) and write rs.md."""
+    from evals.baselines import BASELINES
+    from evals.report import render_rs_markdown
+    from evals.riskloc import convert_all
+    from evals.scorer import segment_set_score
+
+    started = time.perf_counter()
+    root = args.scenarios or SCENARIOS / "rs"
+    convert_all(root)
+    scenarios = discover(root)
+    if args.limit:
+        scenarios = _limit(scenarios, args.limit)
+    names = args.baselines if args.baselines != DEFAULT_BASELINES else RS_BASELINES
+    systems = [] if args.no_engine else [ENGINE]
+    if not args.no_baselines:
+        for name in (b.strip() for b in names.split(",") if b.strip()):
+            if name not in BASELINES:
+                raise SystemExit(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
+            systems.append(name)
+    mode = "cli" if args.engine_default else args.engine
+    records = run_all(scenarios, systems=systems, engine_mode=mode, workers=args.workers, timeout_s=args.timeout,
+                      progress=None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True)))
+    rows = []
+    for r in records:
+        truth = json.loads((next(s for s in scenarios if s.name == r.scenario).path / "truth.json").read_text())
+        rows.append(segment_set_score(truth, r.report, scenario=r.scenario, system=r.system, error=r.error))
+    meta = RunMeta(date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), commit=git_commit(), size="rs",
+                   engine_mode=mode, scenarios=len(scenarios), wall_s=time.perf_counter() - started,
+                   workers=args.workers, title="rca on RS (real stall incidents, segment localization)")
+    if args.limit:
+        meta.notes.append(f"partial run: --limit {args.limit}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    md = args.out / "rs.md"
+    text = render_rs_markdown(rows, meta)
+    md.write_text(text)
+    (args.out / "rs.json").write_text(json.dumps({"meta": meta.model_dump(mode="json"),
+                                                  "results": [r.model_dump(mode="json") for r in records]},
+                                                 indent=1, ensure_ascii=False))
+    print(text.split("\n## Per case")[0])
+    print(f"wrote {md} in {meta.wall_s:.0f} s")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------
 # CLI
 
 
@@ -365,20 +417,26 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--families", default=None, help="comma-separated families to run")
     p.add_argument("--scenarios", type=Path, default=None,
                    help="root holding scenario folders (default: the generated suite)")
-    p.add_argument("--engine", choices=["inproc", "cli"], default="inproc")
+    p.add_argument("--engine", choices=["inproc", "cli"], default=None,
+                   help="in-process or the rca CLI (default: inproc; cli for --rs)")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     p.add_argument("--timeout", type=float, default=ENGINE_TIMEOUT_S, help="seconds per engine run")
     p.add_argument("--no-baselines", action="store_true", help="run the engine only")
-    p.add_argument("--baselines", default="last_change,biggest_jump,gcm_only")
+    p.add_argument("--baselines", default=DEFAULT_BASELINES)
     p.add_argument("--no-engine", action="store_true", help="run the baselines only")
     p.add_argument("--petshop", action="store_true", help="run the PetShop external benchmark instead")
+    p.add_argument("--rs", action="store_true",
+                   help="run the RS benchmark (real stall incidents, segment answers; results/rs.md) instead")
     p.add_argument("--holdout", action="store_true",
                    help="the suite's variants on held-out seeds (results/holdout.md): does a gain carry over?")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--rerender", type=Path, default=None, metavar="JSON",
                    help="re-write the markdown and chart from a raw results JSON without running anything")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.engine_default = args.engine is None
+    args.engine = args.engine or "inproc"
+    return args
 
 
 def _limit(scenarios: list[Scenario], n: int) -> list[Scenario]:
@@ -410,6 +468,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         md.write_text(render_markdown(scores, meta, title=meta.title, chart=png.name))
         print(f"re-rendered {md} and {png} from {args.rerender}")
         return 0
+    if args.rs:
+        return run_rs(args)
     started = time.perf_counter()
     key_for: Callable[[Scenario], KeyFn] | None = None
     stem, title = "latest", "rca evaluation"

@@ -384,3 +384,65 @@ def aggregate_by_family(scores: Sequence[ScenarioScore]) -> dict[tuple[str, str]
             out[(system, family)] = aggregate(group, system=system, group=family)
         out[(system, "overall")] = aggregate(mine, system=system, group="overall")
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# segment localization (the RS benchmark: the answer is one or several segments)
+
+REPORTED_SCORE = NULL_SCORE_THRESHOLD  # a segment root cause scored at least this is one the report puts forward
+
+
+class SegmentSetScore(BaseModel):
+    """Top-k and set F1 of a report's segment root causes against the labelled segment(s)."""
+
+    scenario: str = ""
+    system: str = "engine"
+    dims: int = 1
+    n_truth: int = 1
+    top: dict[int, bool] = Field(default_factory=dict)
+    precision: float = 0.0
+    recall: float = 0.0
+    f1: float = 0.0
+    reported: list[str] = Field(default_factory=list)
+    ranked: list[str] = Field(default_factory=list)
+    error: str | None = None
+
+
+def reported_segments(report: Mapping[str, Any], *, threshold: float = REPORTED_SCORE) -> list[str]:
+    """The segment set a report puts forward: its ``segment`` root causes scored at least ``threshold``.
+
+    The same rule as a confident claim on a null incident (:data:`NULL_SCORE_THRESHOLD`): a root cause
+    below it is listed (considered) but not claimed. A root cause without a score counts as claimed.
+    """
+    out = []
+    for rc in _root_causes(report):
+        if _norm(rc.get("kind", "")) != "segment":
+            continue
+        score = _score_of(rc)
+        if score is None or score >= threshold:
+            out.append(str(rc.get("id", "")))
+    return out
+
+
+def segment_set_score(truth: Mapping[str, Any], report: Mapping[str, Any] | None, *, scenario: str = "",
+                      system: str = "engine", error: str | None = None) -> SegmentSetScore:
+    """Top-k (k=1, 3): the first k root causes hold min(k, number labelled) of the labelled segments.
+    F1: of the reported set (:func:`reported_segments`) against the labelled set, pairs compared as sets."""
+    ids = _as_list(truth.get("segments")) or [(truth.get("root_cause") or {}).get("id", "")]
+    want = {parse_segment_id(x) for x in ids}
+    dims = max((len(w) for w in want), default=0)
+    if report is None:
+        return SegmentSetScore(scenario=scenario, system=system, dims=dims, n_truth=len(want),
+                               top={1: False, 3: False}, error=error or "no report")
+    causes = _root_causes(report)
+    ranked = [parse_segment_id(rc.get("id", "")) if _norm(rc.get("kind", "")) == "segment" else frozenset()
+              for rc in causes]
+    top = {k: len(want.intersection(ranked[:k])) >= min(k, len(want)) for k in (1, 3)}
+    got = {parse_segment_id(x) for x in reported_segments(report)}
+    hit = len(got & want)
+    precision = hit / len(got) if got else 0.0
+    recall = hit / len(want) if want else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if hit else 0.0
+    return SegmentSetScore(scenario=scenario, system=system, dims=dims, n_truth=len(want), top=top,
+                           precision=precision, recall=recall, f1=f1, reported=reported_segments(report),
+                           ranked=[str(rc.get("id", "")) for rc in causes[:3]], error=error)

@@ -216,3 +216,38 @@ def test_tasks_a_report_does_not_attempt_are_not_applicable() -> None:
                        similar_incidents=[])
     s = score_scenario(TRUTH, attempted)
     assert s.segment_correct is False and s.impact_within_10 is False and s.similar_at_3 is False
+
+
+# --- segment sets (RS) ---
+
+def _seg_report(*pairs: tuple[str, float]) -> dict:
+    return {"root_causes": [{"rank": i + 1, "kind": "segment", "id": sid, "score": s}
+                            for i, (sid, s) in enumerate(pairs)]}
+
+
+def test_segment_set_f1_counts_only_claimed_segments() -> None:
+    from evals.scorer import segment_set_score
+
+    truth = {"root_cause": {"kind": "segment", "id": "bitrate=500"}, "segments": ["bitrate=500", "bitrate=2500"]}
+    got = segment_set_score(truth, _seg_report(("bitrate=500", 0.9), ("cdn=5", 0.6), ("bitrate=2500", 0.3)))
+    assert got.precision == 0.5 and got.recall == 0.5 and got.f1 == 0.5
+    assert got.top[1] is True and got.top[3] is True      # both labelled segments within the first three
+    assert got.reported == ["bitrate=500", "cdn=5"]
+
+
+def test_segment_set_top_k_needs_every_labelled_segment_that_fits() -> None:
+    from evals.scorer import segment_set_score
+
+    truth = {"root_cause": {"kind": "segment", "id": "a=1"}, "segments": ["a=1", "a=2"]}
+    got = segment_set_score(truth, _seg_report(("a=1", 0.9), ("b=1", 0.9), ("c=1", 0.9), ("a=2", 0.9)))
+    assert got.top == {1: True, 3: False}
+    none = segment_set_score(truth, None, error="boom")
+    assert none.f1 == 0.0 and none.top == {1: False, 3: False} and none.error == "boom"
+
+
+def test_segment_ids_compare_as_sets_of_pairs() -> None:
+    from evals.scorer import segment_set_score
+
+    truth = {"root_cause": {"kind": "segment", "id": "p2p=1,bitrate=2000"}}
+    got = segment_set_score(truth, _seg_report(("bitrate=2000,p2p=1", 0.7)))
+    assert got.f1 == 1.0 and got.dims == 2
