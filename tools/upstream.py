@@ -37,6 +37,7 @@ import logging
 import time
 import warnings
 from collections.abc import Iterable
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -222,14 +223,7 @@ def attribute_upstream(
     t0 = time.perf_counter()
     notes: list[str] = []
     sub, mask = _validate(series, graph, target, anomaly)
-    if direction not in (None, 1, -1):
-        raise ValueError(f"direction: expected +1, -1 or None, got {direction!r}")
-    if mechanisms not in ("linear", "ridge", "auto"):
-        raise ValueError(f"mechanisms: expected 'linear', 'ridge' or 'auto', got {mechanisms!r}")
-    if blind_edges not in ("support", "constant", "none"):
-        raise ValueError(f"blind_edges: expected 'support', 'constant' or 'none', got {blind_edges!r}")
-    if reference_rows is not None and reference_rows < 1:
-        raise ValueError(f"reference_rows: expected a positive count or None, got {reference_rows!r}")
+    _check_options(direction, mechanisms, blind_edges, reference_rows)
     df = _prepare(series, sub, target, mask, notes)
     censored = _censored(df.loc[~mask])
     if seasons is not None:
@@ -259,6 +253,50 @@ def attribute_upstream(
         delta = float(np.mean(vals[:k])) - (float(np.mean(vals[k:])) if z_ref is not None else 0.0)
         contributions[node] = delta * scales[target]
 
+    node_z, noise_z, p_values = _node_statistics(scm, nodes, z_normal, z_window, z_ref, k)
+
+    if abs(node_z[target]) < Z0:
+        notes.append(f"target {target!r} is not clearly anomalous in the window (z={node_z[target]:.2f})")
+    sign = float(direction) if direction is not None else (1.0 if node_z[target] >= 0 else -1.0)
+    if direction is not None and node_z[target] * sign < 0:
+        notes.append(f"target {target!r} moved against the given direction (z={node_z[target]:.2f})")
+    credit = {c: max(0.0, contributions.get(c, 0.0) * sign) for c in nodes}
+    passable = {c for c in nodes if abs(node_z[c]) >= Z0 and abs(noise_z[c]) >= Z0}
+    blind = _blind_edges(sub, normal, window, blind_edges, passable, censored)
+    credit, received = _pass_blind_credit(sub, nodes, credit, blind, passable, node_z, notes)
+
+    scores = [_node_score(c, contributions, credit, received, node_z, noise_z, p_values) for c in nodes]
+    scores.sort(key=lambda s: (-s.score, -abs(s.noise_z), s.metric))
+    ref_txt = "all normal rows" if reference_rows is None else f"last {len(ref_pos)} normal row(s)"
+    method = (
+        f"gcm.attribute_anomalies (AdditiveNoiseModel/{mechanisms}, mean deviation vs {ref_txt}, "
+        f"{num_permutations} permutations) x own-anomaly gate + blind-edge credit passing"
+    )
+    return UpstreamResult(
+        target=target,
+        method=method,
+        scores=scores,
+        elapsed_ms=(time.perf_counter() - t0) * 1000.0,
+        notes=notes,
+    )
+
+
+def _check_options(direction: int | None, mechanisms: str, blind_edges: str, reference_rows: int | None) -> None:
+    """Refuse an option outside its documented values before any fitting starts."""
+    if direction not in (None, 1, -1):
+        raise ValueError(f"direction: expected +1, -1 or None, got {direction!r}")
+    if mechanisms not in ("linear", "ridge", "auto"):
+        raise ValueError(f"mechanisms: expected 'linear', 'ridge' or 'auto', got {mechanisms!r}")
+    if blind_edges not in ("support", "constant", "none"):
+        raise ValueError(f"blind_edges: expected 'support', 'constant' or 'none', got {blind_edges!r}")
+    if reference_rows is not None and reference_rows < 1:
+        raise ValueError(f"reference_rows: expected a positive count or None, got {reference_rows!r}")
+
+
+def _node_statistics(scm: Any, nodes: list[str], z_normal: pd.DataFrame, z_window: pd.DataFrame,
+                     z_ref: pd.DataFrame | None, k: int
+                     ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """Per node: its own shift (robust z), its noise's shift under the fitted model, and the noise's block p."""
     from dowhy.gcm._noise import compute_noise_from_data
 
     noise_normal = compute_noise_from_data(scm, z_normal)
@@ -273,52 +311,22 @@ def attribute_upstream(
         wmean = float(noise_window[c].mean())
         noise_z[c] = _cap((wmean - nbase) / ns)
         p_values[c] = _block_p_value(noise_normal[c].to_numpy(), nc + (wmean - nbase), k, nc)
+    return node_z, noise_z, p_values
 
-    if abs(node_z[target]) < Z0:
-        notes.append(f"target {target!r} is not clearly anomalous in the window (z={node_z[target]:.2f})")
-    sign = float(direction) if direction is not None else (1.0 if node_z[target] >= 0 else -1.0)
-    if direction is not None and node_z[target] * sign < 0:
-        notes.append(f"target {target!r} moved against the given direction (z={node_z[target]:.2f})")
-    credit = {c: max(0.0, contributions.get(c, 0.0) * sign) for c in nodes}
-    passable = {c for c in nodes if abs(node_z[c]) >= Z0 and abs(noise_z[c]) >= Z0}
-    blind = _blind_edges(sub, normal, window, blind_edges, passable, censored)
-    credit, received = _pass_blind_credit(sub, nodes, credit, blind, passable, node_z, notes)
+
+def _node_score(c: str, contributions: dict[str, float], credit: dict[str, float],
+                received: dict[str, dict[str, str]], node_z: dict[str, float], noise_z: dict[str, float],
+                p_values: dict[str, float]) -> UpstreamScore:
+    """One node's score: its share of the credit, gated by how clearly it moved itself."""
     total_credit = sum(credit.values())
     total_abs = sum(abs(v) for v in contributions.values())
-
-    scores = []
-    for c in nodes:
-        z = min(abs(node_z[c]), abs(noise_z[c]))
-        gate = z * z / (z * z + Z0 * Z0)
-        share_credit = credit[c] / total_credit if total_credit > 0 else 0.0
-        contrib = float(contributions.get(c, 0.0))
-        scores.append(
-            UpstreamScore(
-                metric=c,
-                contribution=contrib,
-                share=abs(contrib) / total_abs if total_abs > 0 else 0.0,
-                shifted=abs(noise_z[c]) >= Z0,
-                node_z=node_z[c],
-                p_value=p_values[c],
-                noise_z=noise_z[c],
-                score=share_credit * gate,
-                credit_share=share_credit,
-                credit_from=received.get(c, {}),
-            )
-        )
-    scores.sort(key=lambda s: (-s.score, -abs(s.noise_z), s.metric))
-    ref_txt = "all normal rows" if reference_rows is None else f"last {len(ref_pos)} normal row(s)"
-    method = (
-        f"gcm.attribute_anomalies (AdditiveNoiseModel/{mechanisms}, mean deviation vs {ref_txt}, "
-        f"{num_permutations} permutations) x own-anomaly gate + blind-edge credit passing"
-    )
-    return UpstreamResult(
-        target=target,
-        method=method,
-        scores=scores,
-        elapsed_ms=(time.perf_counter() - t0) * 1000.0,
-        notes=notes,
-    )
+    z = min(abs(node_z[c]), abs(noise_z[c]))
+    gate = z * z / (z * z + Z0 * Z0)
+    share_credit = credit[c] / total_credit if total_credit > 0 else 0.0
+    contrib = float(contributions.get(c, 0.0))
+    return UpstreamScore(metric=c, contribution=contrib, share=abs(contrib) / total_abs if total_abs > 0 else 0.0,
+                         shifted=abs(noise_z[c]) >= Z0, node_z=node_z[c], p_value=p_values[c], noise_z=noise_z[c],
+                         score=share_credit * gate, credit_share=share_credit, credit_from=received.get(c, {}))
 
 
 SEASON_MIN_ROWS = 2  # normal rows a phase needs before its own median is trusted
