@@ -22,7 +22,7 @@ from agent.citations import check_numbers, evidence_numbers
 from agent.events import AgentEvent
 from agent.incident import Incident
 from agent.llm_investigate import catalog_text, investigation_events, prompt
-from agent.loop import Guards, Trace, stream_agent
+from agent.loop import Guards, Trace, relay, stream_agent
 from agent.privacy import Redactor
 from agent.report import Report, parse_evidence
 from agent.toolkit import Toolkit
@@ -99,16 +99,9 @@ def chat_turn(session: ChatSession, question: str, *, model: BaseChatModel, ws: 
                                   metric=report.metric, causes=causes or "(none)", queries=queries[-6000:],
                                   examples=verified))
     messages = [*session.history(), HumanMessage(content=redactor.text(question))]
-    final = messages
-    for kind, payload in stream_agent(model=model, tools=build_tools(tk, max_chars=ws.settings.llm_tool_output_chars),
-                                      system_prompt=system, messages=messages, guards=guards):
-        yield from pending
-        pending.clear()
-        if kind == "token":
-            yield AgentEvent(kind="token", data={"text": redactor.text(payload)})
-        else:
-            final = payload
-    yield from pending
+    tools = build_tools(tk, max_chars=ws.settings.llm_tool_output_chars)
+    final = yield from relay(stream_agent(model=model, tools=tools, system_prompt=system, messages=messages,
+                                          guards=guards), pending=pending, redactor=redactor, messages=messages)
     answer = final[-1].content if final and isinstance(final[-1], AIMessage) else ""
     answer = redactor.text(answer if isinstance(answer, str) else json.dumps(answer))
     check = report.model_copy(update={"evidence": tk.evidence()})

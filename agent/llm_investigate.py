@@ -20,7 +20,7 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemM
 from agent.citations import check_numbers, evidence_numbers
 from agent.events import AgentEvent
 from agent.incident import Incident, load_incident
-from agent.loop import Guards, Trace, TraceStep, redact_messages, stream_agent
+from agent.loop import Guards, Trace, TraceStep, redact_messages, relay, stream_agent
 from agent.narrative import PROMPTS, render_narrative
 from agent.privacy import Redactor
 from agent.report import AgentTraceData, Finding, Report, make_evidence
@@ -91,16 +91,8 @@ def investigation_events(*, workspace: Workspace, incident: Incident, model: Bas
                                 filters=json.dumps(incident.filters), description=incident.description or "-"))
     tools = build_tools(toolkit, max_chars=settings.llm_tool_output_chars)
     messages: list[AnyMessage] = [HumanMessage(content=user)]
-    for kind, payload in stream_agent(model=model, tools=tools, system_prompt=system, messages=messages,
-                                      guards=guards):
-        yield from events
-        events.clear()
-        if kind == "token":
-            yield AgentEvent(kind="token", data={"text": redactor.text(payload)})
-        else:
-            messages = payload
-    yield from events
-    events.clear()
+    messages = yield from relay(stream_agent(model=model, tools=tools, system_prompt=system, messages=messages,
+                                             guards=guards), pending=events, redactor=redactor, messages=messages)
     report = assemble_report(toolkit=toolkit, messages=messages, system=system, model=model, trace=trace,
                              guards=guards, redactor=redactor)
     report.elapsed_ms = round((time.perf_counter() - t0) * 1000, 1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from langchain.agents import create_agent
@@ -22,6 +22,7 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
+from agent.events import AgentEvent
 from agent.privacy import Redactor
 
 FORCE_FINAL = ("{why}. Do not call any tool. Write your final answer now from the evidence above, "
@@ -197,3 +198,19 @@ def stream_agent(*, model: BaseChatModel, tools: list[BaseTool], system_prompt: 
         elif mode == "values":
             final = list(chunk["messages"])
     yield "done", final
+
+
+def relay(stream: Iterator[tuple[str, Any]], *, pending: list[AgentEvent], redactor: Redactor,
+          messages: list[AnyMessage]) -> Generator[AgentEvent, None, list[AnyMessage]]:
+    """Yield the guards' pending events and the redacted tokens of a `stream_agent` run; return its messages."""
+    final = messages
+    for kind, payload in stream:
+        yield from pending
+        pending.clear()
+        if kind == "token":
+            yield AgentEvent(kind="token", data={"text": redactor.text(payload)})
+        else:
+            final = payload
+    yield from pending
+    pending.clear()
+    return final
