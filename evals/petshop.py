@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import tempfile
 import time
@@ -34,19 +33,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from evals.datasets import benchmark_dir
 from tools.upstream import UpstreamResult, attribute_upstream
 
-
-def _default_dataset() -> Path:
-    """$RCA_PETSHOP_DIR, else shared/ beside the repository (as in CI), else the workspace copy."""
-    env = os.environ.get("RCA_PETSHOP_DIR")
-    if env:
-        return Path(env)
-    beside = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "petshop"
-    return beside if beside.is_dir() else Path("/work/shared/benchmarks/petshop")
-
-
-DATASET = _default_dataset()
+DATASET = benchmark_dir("petshop", "RCA_PETSHOP_DIR")
 SCENARIOS = ("low_traffic", "high_traffic")
 SPLITS = ("train", "test")
 FAMILIES = ("latency", "availability")

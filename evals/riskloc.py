@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,17 +27,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from evals.datasets import benchmark_dir
 
-def _default_dataset() -> Path:
-    """$RCA_RS_DIR, else shared/ beside the repository, else the workspace copy."""
-    env = os.environ.get("RCA_RS_DIR")
-    if env:
-        return Path(env)
-    beside = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "riskloc-rs"
-    return beside if beside.is_dir() else Path("/work/shared/benchmarks/riskloc-rs")
-
-
-DATASET = _default_dataset()
+DATASET = benchmark_dir("riskloc-rs", "RCA_RS_DIR")
 TABLE = "stalls"
 TS = "minute"
 METRIC = "stall_rate"
